@@ -1,0 +1,46 @@
+"""When and how long to wait before trying a request again."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Statuses that say the server did not act on the request, so even a POST may be sent again.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5  # total tries, first one included
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        """Full-jitter exponential backoff; a server's Retry-After wins when present."""
+        hinted = parse_retry_after(retry_after)
+        if hinted is not None:
+            return min(hinted, self.max_retry_after)
+        ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,49 @@
+"""The one httpx.Client of a run: base URL, auth header, timeouts, redacting debug log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from agentctl import __version__
+
+if TYPE_CHECKING:
+    import httpx
+
+Log = Callable[[str], None]
+
+
+def build_client(
+    base_url: str,
+    api_key: str | None,
+    timeout: float,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    log: Log | None = None,
+    max_connections: int = 16,
+) -> httpx.Client:
+    import httpx
+
+    headers = {"User-Agent": f"agentctl/{__version__}", "Accept": "application/json"}
+    if api_key is not None:
+        headers["Authorization"] = api_key
+    hooks: dict[str, list[Callable]] = {}
+    if log is not None:
+        # Logs method, URL and status only: never headers, so never the key.
+        hooks = {
+            "request": [lambda req: log(f"> {req.method} {req.url}")],
+            "response": [lambda resp: log(
+                f"< {resp.status_code} {resp.request.method} {resp.request.url}"
+            )],
+        }
+    return httpx.Client(
+        base_url=base_url,
+        headers=headers,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        transport=transport,
+        event_hooks=hooks,
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        follow_redirects=False,
+    )

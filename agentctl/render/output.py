@@ -1,0 +1,209 @@
+"""Output: the only writer. stdout is the product, stderr is the conversation.
+
+With -o json|yaml|name|id stdout holds only that; human text (status lines, diffs)
+goes to stdout in table/wide mode and to stderr otherwise. Decoration (colour, boxes)
+appears only when that stream is a terminal, and never with --no-color / NO_COLOR.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import IO, TYPE_CHECKING, Any
+
+from agentctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+RECORD_ORDER = (
+    "id", "name", "system_prompt", "greeting", "voice", "input", "output", "tools", "llm",
+    "created_at", "updated_at",
+)
+
+
+class OutputMode(StrEnum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+    id = "id"
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Output:
+    def __init__(
+        self,
+        mode: OutputMode = OutputMode.table,
+        *,
+        no_color: bool = False,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        stdin: IO[str] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.no_color = no_color
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.stdin = stdin or sys.stdin
+        self._consoles: dict[int, Console] = {}
+
+    # -- streams ----------------------------------------------------------------------
+    @property
+    def machine(self) -> bool:
+        return self.mode in (OutputMode.json, OutputMode.yaml, OutputMode.name, OutputMode.id)
+
+    @property
+    def human(self) -> IO[str]:
+        """Where status lines and diffs go: stdout for people, stderr beside machine output."""
+        return self.stderr if self.machine else self.stdout
+
+    def is_tty(self, stream: IO[str]) -> bool:
+        return _isatty(stream)
+
+    def console(self, stream: IO[str]) -> Console:
+        key = id(stream)
+        if key not in self._consoles:
+            from rich.console import Console
+
+            tty = _isatty(stream)
+            self._consoles[key] = Console(
+                file=stream,
+                force_terminal=tty,
+                color_system=None if (self.no_color or not tty) else "auto",
+                no_color=self.no_color,
+                highlight=False,
+                soft_wrap=not tty,
+                emoji=False,
+            )
+        return self._consoles[key]
+
+    def styled(self, stream: IO[str], text: str, style: str | None = None) -> None:
+        """One line, styled only on a colour terminal; no markup interpretation."""
+        if style and _isatty(stream) and not self.no_color:
+            from rich.text import Text
+
+            self.console(stream).print(Text(text, style=style))
+        else:
+            stream.write(text + "\n")
+            stream.flush()
+
+    # -- conversation (stderr) --------------------------------------------------------
+    def info(self, text: str) -> None:
+        self.styled(self.stderr, text, "dim")
+
+    def success(self, text: str) -> None:
+        self.styled(self.human, text, "green")
+
+    def warn(self, text: str) -> None:
+        self.styled(self.stderr, f"warning: {text}", "yellow")
+
+    def error(self, text: str, hint: str | None = None) -> None:
+        self.styled(self.stderr, f"error: {text}", "bold red")
+        if hint:
+            self.styled(self.stderr, f"hint: {hint}", "dim")
+
+    # -- product (stdout) -------------------------------------------------------------
+    def data(self, value: Any) -> None:
+        """JSON or YAML of plain data, as the -o mode asks (YAML for people)."""
+        if self.mode == OutputMode.json:
+            self.stdout.write(to_json(value) + "\n")
+        else:
+            self.stdout.write(to_yaml(value))
+        self.stdout.flush()
+
+    def documents(self, values: Sequence[Any]) -> None:
+        """Several records: a JSON array, or YAML documents separated by ---."""
+        if self.mode == OutputMode.json:
+            self.data(list(values) if len(values) != 1 else values[0])
+            return
+        text = "---\n".join(to_yaml(v) for v in values)
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def lines(self, values: Iterable[str]) -> None:
+        for value in values:
+            self.stdout.write(f"{value}\n")
+        self.stdout.flush()
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if not _isatty(self.stdout):
+            self.stdout.write(plain_table(columns, rows))
+            self.stdout.flush()
+            return
+        from rich import box
+        from rich.table import Table
+
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        self.console(self.stdout).print(table)
+
+    def text(self, text: str, style: str | None = None) -> None:
+        self.styled(self.human, text, style)
+
+    # -- questions --------------------------------------------------------------------
+    def confirm(self, question: str, *, flag: str = "--yes") -> bool:
+        """Ask only on a terminal; elsewhere refuse (exit 2) and name the flag."""
+        if not (_isatty(self.stdin) and _isatty(self.stderr)):
+            raise UsageError(
+                "refusing to ask for confirmation: stdin is not a terminal", hint=f"pass {flag}"
+            )
+        self.stderr.write(f"{question} [y/N]: ")
+        self.stderr.flush()
+        answer = self.stdin.readline()
+        return answer.strip().lower() in ("y", "yes")
+
+
+def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns separated by two spaces, no box drawing: safe for awk and cut."""
+    widths = [len(c) for c in columns]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    out = []
+    for row in (columns, *rows):
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out) + "\n"
+
+
+def ordered(record: Any) -> Any:
+    """Records in a stable key order: the reference's order, then the rest sorted."""
+    if not isinstance(record, dict):
+        return record
+    keys = [k for k in RECORD_ORDER if k in record]
+    keys += sorted(k for k in record if k not in RECORD_ORDER)
+    return {k: record[k] for k in keys}
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def to_yaml(value: Any) -> str:
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+        style = "|" if "\n" in data else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    _Dumper.add_representer(str, _str)
+    return yaml.dump(
+        value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+        width=100,
+    )
