@@ -1,0 +1,272 @@
+"""Run the emulator: in a background thread (`start`, for tests and `--local`) or in the
+foreground (`serve`, for `agentctl emulator serve`).
+
+`start` binds the socket itself, so `port=0` works and the real port is known before it
+returns, then runs Hypercorn with the Starlette app on its own event loop in a daemon
+thread. Importing this module is cheap: the server stack is imported inside functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
+    import socket
+
+    from starlette.applications import Starlette
+
+    from agentctl.emulator.store import Store
+
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def _url_host(host: str) -> str:
+    host = _WILDCARD_HOSTS.get(host, host)
+    return f"[{host}]" if ":" in host else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    import socket
+
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class RunningEmulator:
+    """A running emulator: its URLs, state and request log; `stop()` or use `with`."""
+
+    def __init__(
+        self,
+        *,
+        sock: socket.socket,
+        host: str,
+        store: Store,
+        app: Starlette,
+        temp_dir: str | None,
+    ) -> None:
+        self._sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.host = host
+        self.store = store
+        self.app = app
+        self.db_path = store.path
+        self._temp_dir = temp_dir
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"agentctl-emulator-{self.port}", daemon=True
+        )
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{_url_host(self.host)}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{_url_host(self.host)}:{self.port}/v1/ws"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log: `{"method", "path", "status"}` per request, oldest first."""
+        return self.app.state.emulator.requests
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Unexpected exceptions the app turned into 500s (should stay empty)."""
+        return self.app.state.emulator.errors
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stopped
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server thread ends (or `timeout`); True if it ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Shut down cleanly: stop serving, join the thread, close the DB. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        loop, event = self._loop, self._stop_event
+        if loop is not None and event is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(event.set)
+        if self._thread.ident is not None:
+            self._thread.join(STOP_TIMEOUT)
+        self._sock.close()
+        self.store.close()
+        if self._temp_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+        if self._thread.is_alive():
+            raise RuntimeError(f"the emulator thread did not stop within {STOP_TIMEOUT} s")
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<RunningEmulator {self.base_url} db={self.db_path} {state}>"
+
+    # -- the server thread ------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(READY_TIMEOUT):
+            self.stop()
+            raise RuntimeError(f"the emulator did not start within {READY_TIMEOUT} s")
+        if self._failure is not None:
+            failure = self._failure
+            self.stop()
+            raise RuntimeError(f"the emulator failed to start: {failure}") from failure
+
+    def _run(self) -> None:
+        import asyncio
+
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported by _start, or lost after a clean start
+            self._failure = exc
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        import asyncio
+        import logging
+        import os
+
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        config = Config()
+        # Hypercorn wraps (and on shutdown closes) a duplicate of our listening socket.
+        config.bind = [f"fd://{os.dup(self._sock.fileno())}"]
+        config.accesslog = None
+        config.errorlog = logging.getLogger("agentctl.emulator.server")
+        config.graceful_timeout = 2.0
+        config.include_server_header = False
+        await serve(self.app, config, shutdown_trigger=self._until_stopped, mode="asgi")
+
+    async def _until_stopped(self) -> None:
+        # Hypercorn awaits this once every listener is serving: that is "ready".
+        self._ready.set()
+        assert self._stop_event is not None
+        await self._stop_event.wait()
+
+
+def start(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    db_path: str | Path | None = None,
+    *,
+    api_keys: Collection[str] | None = None,
+    **options: Any,
+) -> RunningEmulator:
+    """Start an emulator in a background thread; returns once it accepts connections.
+
+    `db_path=None`: a private temporary database, deleted on `stop()`. `api_keys`: the
+    keys accepted (None: any well-formed key). `options` go to `app.create_app`
+    (e.g. `allow_loopback_tools=True`).
+    """
+    import shutil
+    import tempfile
+
+    from agentctl.emulator.app import create_app
+    from agentctl.emulator.store import Store
+
+    temp_dir = None
+    if db_path is None:
+        temp_dir = tempfile.mkdtemp(prefix="agentctl-emulator-")
+        db_path = Path(temp_dir) / "emulator.sqlite3"
+    store: Store | None = None
+    sock = None
+    try:
+        sock = _bind(host, port)
+        store = Store(db_path)
+        app = create_app(store, api_keys=api_keys, **options)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        if store is not None:
+            store.close()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    emulator = RunningEmulator(sock=sock, host=host, store=store, app=app, temp_dir=temp_dir)
+    emulator._start()
+    return emulator
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    db_path: str | Path | None = None,
+    *,
+    api_keys: Collection[str] | None = None,
+    **options: Any,
+) -> None:
+    """Run the emulator in the foreground until Ctrl-C or SIGTERM; then stop cleanly."""
+    import signal
+
+    emulator = start(host, port, db_path, api_keys=api_keys, **options)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_term = None
+    try:
+        print(
+            f"Emulator listening on {emulator.base_url} (db: {emulator.db_path})",
+            file=sys.stderr,
+            flush=True,
+        )
+        if in_main_thread:
+            previous_term = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        while not emulator.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        previous_int = None
+        if in_main_thread:  # a second Ctrl-C must not interrupt the clean shutdown
+            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            emulator.stop()
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGINT, previous_int)
+                if previous_term is not None:
+                    signal.signal(signal.SIGTERM, previous_term)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
