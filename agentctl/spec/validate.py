@@ -1,0 +1,121 @@
+"""Check loaded spec documents against the agent record's rules, offline.
+
+The rules themselves live in `rules.py` (shared with the emulator, so `validate` and the
+service agree); this module places each problem at `file:line: field path` and decides
+what is an error and what is a warning.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from agentctl.errors import SpecError
+from agentctl.spec.rules import READ_ONLY_FIELDS, check_agent, format_path
+
+if TYPE_CHECKING:
+    from agentctl.spec.load import Path, SpecDocument
+
+Severity = Literal["error", "warning"]
+# `$schema` points an editor at schema.json; it is no field of the agent, so it is dropped
+# silently before anything is checked or sent.
+EDITOR_KEYS = ("$schema",)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding, placed in a spec file."""
+
+    source: str
+    line: int
+    path: str  # "tools[0].http.url", or "" for the document as a whole
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        if self.path:
+            return f"{self.source}:{self.line}: {self.path}: {self.message}"
+        return f"{self.source}:{self.line}: {self.message}"
+
+
+def diagnostic(
+    doc: SpecDocument, path: Path, message: str, severity: Severity = "error"
+) -> Diagnostic:
+    """A Diagnostic for a field path of `doc` (the line of its nearest present ancestor)."""
+    return Diagnostic(
+        doc.source, doc.line_of(path), format_path(path) if path else "", message, severity
+    )
+
+
+def strip_read_only(doc: SpecDocument) -> list[Diagnostic]:
+    """Remove read-only fields from `doc.data`, in place; one warning for each.
+
+    `id`, `created_at`, `updated_at` and `tools[].id` appear in `get -o yaml` output; they
+    are dropped so that output can be fed back to `create -f` / `apply -f`.
+    """
+    warnings: list[Diagnostic] = []
+    data = doc.data
+    for key in EDITOR_KEYS:
+        data.pop(key, None)
+    for key in READ_ONLY_FIELDS:
+        if key in data:
+            warnings.append(diagnostic(doc, (key,), "read-only field ignored", "warning"))
+            del data[key]
+    tools = data.get("tools")
+    if isinstance(tools, list):
+        for i, tool in enumerate(tools):
+            if isinstance(tool, dict) and "id" in tool:
+                warnings.append(
+                    diagnostic(doc, ("tools", i, "id"), "read-only field ignored", "warning")
+                )
+                del tool["id"]
+    return warnings
+
+
+def collect_problems(
+    doc: SpecDocument, partial: bool = False, *, allow_loopback_urls: bool = False
+) -> list[Diagnostic]:
+    """Every schema error in `doc`, in file order. Does not modify the document.
+
+    `partial` is for an update: nothing is required, only what is present is checked.
+    `allow_loopback_urls` admits http://localhost tool URLs (for the local emulator).
+    """
+    body: Any = {k: v for k, v in doc.data.items() if k not in EDITOR_KEYS}
+    problems = check_agent(body, partial=partial, allow_loopback_urls=allow_loopback_urls)
+    found = [diagnostic(doc, p.path, p.message) for p in problems]
+    return sorted(found, key=lambda d: d.line)  # stable: same line keeps the rules' order
+
+
+def validate_documents(
+    docs: list[SpecDocument], *, partial: bool = False, allow_loopback_urls: bool = False
+) -> list[str]:
+    """Strip read-only fields and check every document; return the warnings.
+
+    Raises SpecError for the first error (`file:line: field: message`); the hint counts
+    the rest, which `agentctl validate` lists in full (it uses `collect_problems`).
+    """
+    warnings: list[str] = []
+    errors: list[Diagnostic] = []
+    for doc in docs:
+        warnings.extend(str(w) for w in strip_read_only(doc))
+        errors.extend(
+            collect_problems(doc, partial=partial, allow_loopback_urls=allow_loopback_urls)
+        )
+    if errors:
+        rest = len(errors) - 1
+        hint = None
+        if rest:
+            noun = "problem" if rest == 1 else "problems"
+            hint = f"and {rest} more {noun}; run agentctl validate for all"
+        raise SpecError(str(errors[0]), hint=hint)
+    return warnings
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file (`agentctl schema`), shipped as package data."""
+    from importlib import resources
+
+    text = resources.files("agentctl.spec").joinpath("schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
