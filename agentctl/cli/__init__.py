@@ -1,0 +1,126 @@
+"""Entry point: hoist global flags, run the app, turn every error into one line + exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from agentctl.exit_codes import ExitCode
+from agentctl.settings import GLOBAL_OPTIONS
+
+_VALUE_FLAGS = {f for o in GLOBAL_OPTIONS if o.takes_value for f in o.flags}
+_BOOL_FLAGS = {f for o in GLOBAL_OPTIONS if not o.takes_value for f in o.flags}
+
+
+def hoist_global_flags(argv: Sequence[str]) -> list[str]:
+    """Move global flags found after the subcommand to the front, so
+    `agentctl list --profile prod` means `agentctl --profile prod list`.
+
+    Stops at `--`; keeps `--flag=value` forms; leaves a value flag with no value in place
+    (the parser then reports it).
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    args = list(argv)
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        if name in _VALUE_FLAGS and "=" in arg:
+            front.append(arg)
+        elif name in _VALUE_FLAGS and i + 1 < len(args):
+            front.extend(args[i:i + 2])
+            i += 1
+        elif arg in _BOOL_FLAGS:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run agentctl; returns (and, as a console script, exits with) the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    code = run(hoist_global_flags(args), debug=debug)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def run(args: list[str], *, debug: bool) -> int:
+    from agentctl.cli.app import app
+    from agentctl.errors import AgentctlError
+
+    os.environ.setdefault("_TYPER_STANDARD_TRACEBACK", "1")
+    try:
+        command = _command(app)
+        result = command.main(args=args, prog_name="agentctl", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except AgentctlError as exc:
+        _report(exc.message, exc.hint)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # `agentctl list | head`: the reader left; that is not an error of ours.
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        if _is_usage_error(exc):
+            message = exc.format_message()  # type: ignore[attr-defined]
+            ctx = getattr(exc, "ctx", None)
+            hint = f"see: {ctx.command_path} --help" if ctx is not None else None
+            _report(message, hint)
+            return int(ExitCode.USAGE)
+        if type(exc).__name__ == "Abort":
+            sys.stderr.write("aborted\n")
+            return int(ExitCode.INTERRUPTED)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _report(f"internal error: {type(exc).__name__}: {exc}",
+                None if debug else "run again with --debug for the traceback")
+        return 1
+
+
+def _command(app: object):  # -> the framework's command object
+    import typer.main
+
+    return typer.main.get_command(app)  # type: ignore[arg-type]
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Typer's vendored Click usage errors, recognised without importing Click."""
+    return type(exc).__module__.startswith("typer") and hasattr(exc, "format_message")
+
+
+def _report(message: str, hint: str | None) -> None:
+    from agentctl.render.redact import scrub
+
+    secrets = [os.environ.get("ASSEMBLYAI_API_KEY", ""), *_flag_secrets()]
+    sys.stderr.write(f"error: {scrub(message, secrets)}\n")
+    if hint:
+        sys.stderr.write(f"hint: {scrub(hint, secrets)}\n")
+    sys.stderr.flush()
+
+
+def _flag_secrets() -> list[str]:
+    from agentctl.cli.state import current_secrets
+
+    return current_secrets()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,243 @@
+"""create, list, get, update, delete: parse options, call spec/api, hand results to render."""
+
+from __future__ import annotations
+
+import fnmatch
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from agentctl.cli.options import (
+    AgentArg,
+    DryRunOpt,
+    EnvFileOpt,
+    FilesOpt,
+    OptionalFilesOpt,
+    OutputOpt,
+    YesOpt,
+)
+from agentctl.cli.specs import read_specs
+from agentctl.cli.state import get_state
+from agentctl.render.output import OutputMode
+
+if TYPE_CHECKING:
+    from agentctl.api.client import AgentsAPI
+
+
+class SortKey(StrEnum):
+    name = "name"
+    created = "created"
+    updated = "updated"
+
+
+def create(
+    ctx: typer.Context,
+    files: FilesOpt,
+    env_file: EnvFileOpt = None,
+    allow_duplicate_name: Annotated[bool, typer.Option(
+        "--allow-duplicate-name", help="Create even if an agent with the name exists.")] = False,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputMode.table,
+) -> None:
+    """Create one agent per spec document."""
+    from agentctl.errors import RejectedError
+    from agentctl.render import records
+
+    state = get_state(ctx)
+    out = state.output(output)
+    docs = read_specs(files, env_file, out)
+    bodies = [doc.data for doc in docs]
+    if dry_run:
+        records.show_bodies(out, bodies)
+        out.info(f"dry run: {len(bodies)} agent(s) would be created; nothing was sent")
+        return
+    api = state.api()
+    existing = api.list_agents()
+    known: dict[str, list[str]] = {}
+    for agent in existing:
+        known.setdefault(str(agent.get("name")), []).append(str(agent.get("id")))
+    seen: dict[str, str] = {}
+    for doc in docs:
+        name = str(doc.data.get("name"))
+        if name in seen and not allow_duplicate_name:
+            raise RejectedError(
+                f"{doc.where(('name',))}: name: {name!r} is also defined at {seen[name]}",
+                hint="agent names should be unique; or pass --allow-duplicate-name",
+            )
+        seen[name] = doc.where(("name",))
+        if name in known and not allow_duplicate_name:
+            raise RejectedError(
+                f"{doc.where(('name',))}: an agent named {name!r} already exists "
+                f"({', '.join(known[name])})",
+                hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply), "
+                "or pass --allow-duplicate-name",
+            )
+    created = []
+    for doc in docs:
+        record = api.create_agent(doc.data, known_ids=known.get(str(doc.data.get("name")), []))
+        created.append(record)
+        out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
+    records.show_records(out, created, quiet_table=True)
+
+
+def list_(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option(
+        "--name", metavar="GLOB", help="Only names matching this glob (e.g. 'support-*').")]
+    = None,
+    sort: Annotated[SortKey | None, typer.Option(
+        "--sort", help="Sort by name, created or updated (default: newest first).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N agents.")]
+    = None,
+    output: OutputOpt = OutputMode.table,
+) -> None:
+    """List agents: name, id, created, updated."""
+    from agentctl.render import records
+
+    state = get_state(ctx)
+    out = state.output(output)
+    api = state.api()
+    items = api.list_agents()
+    if name:
+        items = [a for a in items if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
+    if sort is not None:
+        field = {"name": "name", "created": "created_at", "updated": "updated_at"}[sort.value]
+        items.sort(key=lambda a: str(a.get(field, "")), reverse=sort != SortKey.name)
+    if limit is not None:
+        items = items[:limit]
+    if output == OutputMode.wide:
+        records.show_wide(out, _details(api, items))
+    else:
+        records.show_list(out, items)
+
+
+def _details(api: AgentsAPI, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Full records for -o wide, fetched a few at a time over the one client."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda a: api.get_agent(str(a["id"])), items))
+
+
+def get(
+    ctx: typer.Context,
+    agent: AgentArg,
+    output: OutputOpt = OutputMode.table,
+    export: Annotated[bool, typer.Option(
+        "--export", help="A spec that create -f / apply -f accept: read-only fields dropped, "
+        "secrets as ${VAR} placeholders.")] = False,
+) -> None:
+    """Show one agent: a readable summary, or the full record with -o json|yaml."""
+    from agentctl.render import records
+
+    state = get_state(ctx)
+    out = state.output(output)
+    api = state.api()
+    record = api.get_agent(str(api.resolve(agent)["id"]))
+    if export:
+        from agentctl.spec.export import export_spec
+
+        spec, variables = export_spec(record)
+        if variables:
+            out.warn("the export needs these variables for its secrets: " + ", ".join(variables))
+        if out.mode not in (OutputMode.json, OutputMode.yaml):
+            out.mode = OutputMode.yaml
+        out.data(spec)
+        return
+    records.show_record(out, record)
+
+
+def update(
+    ctx: typer.Context,
+    agent: AgentArg,
+    files: OptionalFilesOpt = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY.PATH=VALUE",
+        help="Change one field, e.g. --set greeting='Hi!' --set output.volume=80. Repeatable.")]
+    = None,
+    env_file: EnvFileOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputMode.table,
+) -> None:
+    """Change an agent: show the difference, send only what changed."""
+    from agentctl.errors import UsageError
+    from agentctl.render import records
+    from agentctl.spec.plan import plan_update
+    from agentctl.spec.setpath import apply_sets
+
+    state = get_state(ctx)
+    out = state.output(output)
+    if bool(files) == bool(set_):
+        raise UsageError(
+            "give either -f PATH or --set KEY.PATH=VALUE", hint="see: agentctl update --help"
+        )
+    if files:
+        docs = read_specs(files, env_file, out, partial=True)
+        if len(docs) != 1:
+            raise UsageError(f"update takes one agent spec; {len(docs)} documents given",
+                             hint="use agentctl apply -f for several agents")
+        spec = docs[0].data
+    api = state.api()
+    current = api.get_agent(str(api.resolve(agent)["id"]))
+    if set_:
+        spec = apply_sets(current, set_)
+    plan = plan_update(current, spec)
+    if plan.empty:
+        out.success(f"no changes to agent {current.get('name')!r}")
+        if out.machine:
+            records.show_records(out, [current])
+        return
+    records.show_diff(out, plan.changes, title=f"agent {current.get('name')!r} ({current['id']})")
+    if dry_run:
+        out.info(f"dry run: {len(plan.changes)} change(s) not sent")
+        return
+    updated = api.update_agent(str(current["id"]), plan.body)
+    out.success(f"updated agent {updated.get('name')!r} ({updated.get('id')})")
+    records.show_records(out, [updated], quiet_table=True)
+
+
+def delete(
+    ctx: typer.Context,
+    agents: Annotated[list[str], typer.Argument(metavar="AGENT...", help="Ids or exact names.")],
+    yes: YesOpt = False,
+    ignore_not_found: Annotated[bool, typer.Option(
+        "--ignore-not-found", help="An agent that does not exist is not an error.")] = False,
+    output: OutputOpt = OutputMode.table,
+) -> None:
+    """Delete agents (asks first on a terminal; --yes elsewhere)."""
+    from agentctl.errors import NotFoundError
+    from agentctl.exit_codes import ExitCode
+
+    state = get_state(ctx)
+    out = state.output(output)
+    api = state.api()
+    targets: list[dict[str, Any]] = []
+    for ref in agents:
+        try:
+            item = api.resolve(ref)
+        except NotFoundError:
+            if ignore_not_found:
+                out.info(f"agent {ref!r} not found; nothing to delete")
+                continue
+            raise
+        if all(t["id"] != item["id"] for t in targets):
+            targets.append(item)
+    if not targets:
+        return
+    if not yes:
+        listing = ", ".join(f"{t.get('name')!r} ({t['id']})" for t in targets)
+        if not out.confirm(f"Delete {len(targets)} agent(s): {listing}?"):
+            out.info("nothing deleted")
+            raise typer.Exit(int(ExitCode.USAGE))
+    for target in targets:
+        try:
+            api.delete_agent(str(target["id"]))
+        except NotFoundError:
+            if not ignore_not_found:
+                raise
+        out.success(f"deleted agent {target.get('name')!r} ({target['id']})")
+        if out.mode in (OutputMode.name, OutputMode.id):
+            out.lines([str(target["id"] if out.mode == OutputMode.id else target.get("name"))])
+
+

@@ -1,0 +1,73 @@
+"""The root app: global options and the registration table (reads like the contract)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from agentctl import __version__
+from agentctl.cli import agents, emulator, profiles
+from agentctl.cli.state import State
+
+app = typer.Typer(
+    name="agentctl",
+    help="Manage AssemblyAI voice agents: create, inspect, change, deploy and talk to them.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        import sys
+
+        sys.stdout.write(f"agentctl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option(
+        "--profile", "-p", envvar="AGENTCTL_PROFILE", help="Named profile from the config file.",
+        show_envvar=True)] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", help="API key (default: $ASSEMBLYAI_API_KEY). Never echoed.",
+        show_default=False)] = None,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="API host (default: https://agents.assemblyai.com; "
+        "$AGENTCTL_BASE_URL).")] = None,
+    local: Annotated[bool, typer.Option(
+        "--local", help="Use the embedded emulator ($AGENTCTL_LOCAL=1).")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", help="Seconds per request (default 30; $AGENTCTL_TIMEOUT).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
+    = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="HTTP traffic (key redacted) and tracebacks on stderr.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output ($NO_COLOR).")]
+    = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")]
+    = False,
+) -> None:
+    # api_key/profile are read here and not from envvar= so that --help never shows them.
+    state = State(flags={
+        "profile": profile, "api_key": api_key, "base_url": base_url, "local": local,
+        "timeout": timeout, "verbose": verbose, "debug": debug, "no_color": no_color,
+    })
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+# The registration table.
+app.command("create")(agents.create)
+app.command("list")(agents.list_)
+app.command("get")(agents.get)
+app.command("update")(agents.update)
+app.command("delete")(agents.delete)
+app.add_typer(profiles.app, name="config")
+app.add_typer(emulator.app, name="emulator")

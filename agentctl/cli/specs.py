@@ -1,0 +1,39 @@
+"""Reading spec files for a command: environment, loading, validation, warnings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentctl.render.output import Output
+    from agentctl.spec.load import SpecDocument
+
+
+def spec_environment(env_file: Path | None) -> dict[str, str]:
+    """--env-file values, overridden by the real environment (as docker compose does)."""
+    env: dict[str, str] = {}
+    if env_file is not None:
+        from agentctl.spec.interpolate import load_env_file
+
+        env.update(load_env_file(str(env_file)))
+    env.update(os.environ)
+    return env
+
+
+def read_specs(
+    files: Sequence[str], env_file: Path | None, out: Output, *, partial: bool = False
+) -> list[SpecDocument]:
+    from agentctl.errors import UsageError
+    from agentctl.spec.load import load_specs
+    from agentctl.spec.validate import validate_documents
+
+    if not files:
+        raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
+    docs = load_specs(list(files), env=spec_environment(env_file), stdin=sys.stdin)
+    for warning in validate_documents(docs, partial=partial):
+        out.warn(warning)
+    return docs

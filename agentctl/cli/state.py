@@ -1,0 +1,123 @@
+"""Per-run state on ctx.obj: settings, the config file, and the lazily built API client."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from agentctl.api.client import AgentsAPI
+    from agentctl.profiles import Config
+    from agentctl.render.output import Output, OutputMode
+    from agentctl.settings import Settings
+
+_SECRETS: list[str] = []
+
+
+def current_secrets() -> list[str]:
+    """The key of this run, so error text can be scrubbed of it."""
+    return list(_SECRETS)
+
+
+@dataclass
+class State:
+    flags: dict[str, Any]
+    _settings: Settings | None = None
+    _config: Config | None = None
+    _api: AgentsAPI | None = None
+    _closers: list[Any] = field(default_factory=list)
+
+    # -- configuration ----------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from agentctl import profiles
+
+            self._config = profiles.load()
+            for warning in self._config.warnings:
+                self.output().warn(warning)
+        return self._config
+
+    @property
+    def profile_name(self) -> str | None:
+        return self.flags.get("profile") or os.environ.get("AGENTCTL_PROFILE") or (
+            self.config.current
+        )
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from agentctl.settings import resolve
+
+            name = self.profile_name
+            explicit = self.flags.get("profile") or os.environ.get("AGENTCTL_PROFILE")
+            profile = self.config.profile(name) if explicit and name else (
+                self.config.profiles.get(name or "", {})
+            )
+            self._settings = resolve(self.flags, os.environ, profile, name)
+            if self._settings.api_key:
+                _SECRETS.append(self._settings.api_key)
+        return self._settings
+
+    def output(self, mode: OutputMode | str | None = None) -> Output:
+        from agentctl.render.output import Output, OutputMode
+
+        no_color = bool(self.flags.get("no_color")) or "NO_COLOR" in os.environ
+        return Output(OutputMode(mode or OutputMode.table), no_color=no_color)
+
+    # -- the API ----------------------------------------------------------------------
+    def api(self) -> AgentsAPI:
+        if self._api is None:
+            from agentctl.api.client import AgentsAPI
+            from agentctl.api.transport import build_client
+            from agentctl.errors import AuthError
+
+            settings = self.settings
+            base_url = self.local_emulator_url() if settings.local else settings.base_url
+            if not settings.api_key:
+                raise AuthError(
+                    "no API key",
+                    hint="set ASSEMBLYAI_API_KEY, pass --api-key, or use a profile "
+                    "(agentctl config set api_key_env VAR); --local needs none",
+                )
+            out = self.output()
+            log = out.info if (settings.debug or settings.verbose) else None
+            http = build_client(base_url, settings.api_key, settings.timeout, log=log)
+            self._closers.append(http.close)
+            self._api = AgentsAPI(http, on_retry=out.warn if log or settings.verbose else None)
+        return self._api
+
+    def base_url(self) -> str:
+        return self.local_emulator_url() if self.settings.local else self.settings.base_url
+
+    def local_emulator_url(self) -> str:
+        """Start the embedded emulator (state in the data dir) once per run."""
+        for closer in self._closers:
+            url = getattr(closer, "base_url", None)
+            if url:
+                return url
+        from agentctl.emulator import server
+        from agentctl.profiles import data_dir
+
+        directory = data_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        running = server.start(db_path=directory / "emulator.sqlite3")
+        self._closers.append(running)
+        return running.base_url
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            stop = getattr(closer, "stop", None)
+            (stop or closer)()
+        self._closers.clear()
+
+
+def get_state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, State):  # a subcommand invoked without the root callback
+        obj = State(flags={})
+        ctx.find_root().obj = obj
+    return obj
