@@ -152,7 +152,12 @@ class RunningEmulator:
 
     def _run(self) -> None:
         import asyncio
+        import signal
 
+        if hasattr(signal, "pthread_sigmask"):
+            # Ctrl-C and SIGTERM belong to the main thread (see `serve`); delivered here,
+            # the main thread would only notice them at its next wake-up.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             asyncio.run(self._serve())
         except BaseException as exc:  # reported by _start, or lost after a clean start
