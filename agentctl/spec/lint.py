@@ -71,7 +71,7 @@ def _lint(doc: SpecDocument, partial: bool) -> list[Diagnostic]:
     for i, entry in enumerate(llm if isinstance(llm, list) else []):
         if isinstance(entry, dict):
             _check_secret(doc, ("llm", i, "api_key"), entry.get("api_key"), partial, warn)
-    return out
+    return sorted(out, key=lambda d: d.line)  # file order; stable within a line
 
 
 def _check_voice(path: Path, voice_id: str, warn: Warn) -> None:
@@ -119,7 +119,7 @@ def _check_secret(doc: SpecDocument, path: Path, value: Any, partial: bool, warn
             warn(path, f'"{MASK}" is the mask a read returns; a create would store it as '
                        "the value: use ${VAR}")
         return
-    warn(path, "looks like a literal secret; use ${VAR} and keep the value out of the file")
+    warn(path, "looks like a literal secret; use ${VAR}")
 
 
 def _body_shaped(parameters: Any) -> list[str]:

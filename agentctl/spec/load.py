@@ -298,7 +298,8 @@ def _loader(text: str) -> yaml.SafeLoader:
             def compose_node(self, parent: Any, index: Any) -> Any:
                 self.depth += 1
                 try:
-                    if self.depth > MAX_DEPTH:
+                    # the root is level 1, so a value at path length N is at level N + 1
+                    if self.depth > MAX_DEPTH + 1:
                         raise _TooDeep(self.peek_event().start_mark.line + 1)
                     return super().compose_node(parent, index)
                 finally:
@@ -610,6 +611,7 @@ class _JsonParser:
                 self.fail(f"invalid escape \\{code}")
 
     def unicode_escape(self) -> str:
+        start = self.pos
         unit = self._hex4(self.pos + 2)
         self.pos += 6
         if 0xD800 <= unit <= 0xDBFF and self.text.startswith("\\u", self.pos):
@@ -619,6 +621,7 @@ class _JsonParser:
                 return chr(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
         if 0xD800 <= unit <= 0xDFFF:
             # A lone surrogate cannot be encoded as UTF-8 later; refuse it here.
+            self.pos = start
             self.fail(f"invalid \\u escape: lone surrogate \\u{unit:04x}")
         return chr(unit)
 

@@ -70,7 +70,7 @@ def strip_read_only(doc: SpecDocument) -> list[Diagnostic]:
                     diagnostic(doc, ("tools", i, "id"), "read-only field ignored", "warning")
                 )
                 del tool["id"]
-    return warnings
+    return sorted(warnings, key=lambda d: d.line)
 
 
 def collect_problems(

@@ -360,7 +360,7 @@ def test_non_string_key_hint(here: Path) -> None:
 
 def test_alias_bomb_is_stopped(here: Path) -> None:
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for prev, cur in zip("abcdefgh", "bcdefghi"):
+    for prev, cur in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
     error = load_error("bomb.yaml", "\n".join(lines) + "\n")
     assert "too many aliases: the document expands to more than 100000 values" in error.message
@@ -419,4 +419,18 @@ def test_numbers_json_cannot_carry(here: Path, text: str, message: str) -> None:
 def test_merge_of_a_non_mapping(here: Path) -> None:
     assert load_error("a.yaml", "l: &l [1]\nm:\n  <<: *l\n").message == (
         "a.yaml:1: m: '<<' can only merge a mapping"
+    )
+
+
+def test_exactly_the_depth_limit_is_fine(here: Path) -> None:
+    # 100 nested levels below the root: the limit is inclusive, in both formats.
+    flow = "x: " + "[" * 99 + "1" + "]" * 99 + "\n"
+    doc = load_one("ok.yaml", flow)
+    assert doc.line_of(("x",) + (0,) * 99) == 1
+    block = "".join(" " * i + "a:\n" for i in range(99)) + " " * 99 + "a: 1\n"
+    assert load_one("ok2.yaml", block).line_of(("a",) * 100) == 100
+    doc = load_one("ok.json", '{"x": ' + "[" * 99 + "1" + "]" * 99 + "}")
+    assert doc.line_of(("x",) + (0,) * 99) == 1
+    assert load_error("deep.yaml", block.replace("a: 1", "a: [1]")).message == (
+        "deep.yaml:100: nested more than 100 levels deep"
     )
