@@ -391,19 +391,22 @@ class _YamlBuilder:
             return node.value  # timestamps stay text: the API speaks JSON
         if tag == _TAG + "null":
             return None
+        construct = {
+            _TAG + "bool": self.loader.construct_yaml_bool,
+            _TAG + "int": self.loader.construct_yaml_int,
+            _TAG + "float": self.loader.construct_yaml_float,
+        }.get(tag)
+        if construct is None:
+            self.fail(node, f"unsupported YAML tag {_short_tag(tag)}", path)
         try:
-            if tag == _TAG + "bool":
-                return self.loader.construct_yaml_bool(node)
-            if tag == _TAG + "int":
-                return self.loader.construct_yaml_int(node)
-            if tag == _TAG + "float":
-                value = self.loader.construct_yaml_float(node)
-                if not math.isfinite(value):
-                    self.fail(node, f"{node.value} is not a number JSON can carry", path)
-                return value
-        except ValueError:  # e.g. an integer over Python's 4300-digit limit
-            self.fail(node, f"{node.value[:20]}... is not a usable number", path)
-        self.fail(node, f"unsupported YAML tag {_short_tag(tag)}", path)
+            value = construct(node)
+        except Exception:  # PyYAML's constructors raise IndexError, KeyError, ValueError...
+            # e.g. `!!int ''`, `!!bool maybe`, or an integer over Python's 4300-digit limit
+            shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
+            self.fail(node, f"{shown!r} is not a valid {_short_tag(tag)}", path)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(node, f"{node.value} is not a number JSON can carry", path)
+        return value
 
     def sequence(self, node: Any, path: Path) -> list[Any]:
         out = []

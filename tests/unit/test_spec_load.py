@@ -409,7 +409,9 @@ def test_unsafe_tags_are_refused_not_run(here: Path) -> None:
     [
         ("v: .nan\n", "a.yaml:1: v: .nan is not a number JSON can carry"),
         ("v: -.inf\n", "a.yaml:1: v: -.inf is not a number JSON can carry"),
-        ("v: " + "9" * 5000 + "\n", "a.yaml:1: v: 99999999999999999999... is not a usable number"),
+        ("v: " + "9" * 5000 + "\n", "a.yaml:1: v: '99999999999999999999...' is not a valid !!int"),
+        ("v: !!int ''\n", "a.yaml:1: v: '' is not a valid !!int"),
+        ("v: !!bool maybe\n", "a.yaml:1: v: 'maybe' is not a valid !!bool"),
     ],
 )
 def test_numbers_json_cannot_carry(here: Path, text: str, message: str) -> None:
