@@ -164,6 +164,8 @@ def _read_file(path: str) -> str:
         _fail(path, None, "permission denied")
     except OSError as exc:
         _fail(path, None, f"cannot read: {exc.strerror or exc}")
+    except ValueError:  # e.g. a NUL byte in the name
+        _fail(repr(path), None, "not a usable file name")
     return _decode(path, raw)
 
 
@@ -176,8 +178,8 @@ def _read_stdin(stream: TextIO) -> str:
         text = stream.read(MAX_BYTES + 1)
     except UnicodeDecodeError as exc:
         _fail(STDIN_NAME, None, f"not valid UTF-8: {exc.reason}", hint="send UTF-8 text")
-    except OSError as exc:
-        _fail(STDIN_NAME, None, f"cannot read: {exc.strerror or exc}")
+    except (OSError, ValueError) as exc:  # ValueError: a closed stream
+        _fail(STDIN_NAME, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}")
     if len(text) > MAX_BYTES:
         _too_big(STDIN_NAME)
     return text

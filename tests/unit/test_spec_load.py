@@ -436,3 +436,12 @@ def test_exactly_the_depth_limit_is_fine(here: Path) -> None:
     assert load_error("deep.yaml", block.replace("a: 1", "a: [1]")).message == (
         "deep.yaml:100: nested more than 100 levels deep"
     )
+
+
+def test_unusable_file_name_and_closed_stdin() -> None:
+    assert error_of(["a\x00b.yaml"]).message == "'a\\x00b.yaml': not a usable file name"
+    closed = io.StringIO("name: a\n")
+    closed.close()
+    assert error_of(["-"], stdin=closed).message == (
+        "<stdin>: cannot read: I/O operation on closed file"
+    )
