@@ -31,7 +31,9 @@ Path = tuple[str | int, ...]
 
 MAX_BYTES = 10 * 1024 * 1024  # a spec is a few KiB; anything this big is a mistake
 MAX_DEPTH = 100  # nesting levels; deeper input would hit Python's recursion limit
-MAX_NODES = 100_000  # values built per document, aliases expanded (alias-bomb budget)
+# Values per file as written, and per document with aliases expanded (the alias-bomb
+# budget). A real spec has a few hundred; the cap bounds time and memory long before 10 MiB.
+MAX_NODES = 100_000
 SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".jsonc")
 STDIN_NAME = "<stdin>"
 
@@ -276,19 +278,24 @@ _YAML_HINTS = {
 }
 
 
-class _TooDeep(Exception):
-    def __init__(self, line: int) -> None:
+class _TooBig(Exception):
+    """Raised from inside PyYAML's composer; turned into a SpecError with this message."""
+
+    def __init__(self, line: int, message: str) -> None:
         self.line = line
+        self.message = message
 
 
 _loader_class: type | None = None
 
 
 def _loader(text: str) -> yaml.SafeLoader:
-    """A SafeLoader that refuses to compose more than MAX_DEPTH levels.
+    """A SafeLoader that refuses to compose more than MAX_DEPTH levels or MAX_NODES nodes.
 
     PyYAML's composer is recursive, so `[[[[...` 10,000 deep would otherwise end in a
-    RecursionError. Built on first use so that importing this module does not import yaml.
+    RecursionError; and it builds the whole node graph before we see it, so a huge flat
+    file is stopped here rather than after minutes. Built on first use so that importing
+    this module does not import yaml.
     """
     global _loader_class
     if _loader_class is None:
@@ -296,13 +303,18 @@ def _loader(text: str) -> yaml.SafeLoader:
 
         class DepthLimitedLoader(yaml.SafeLoader):
             depth = 0
+            nodes = 0
 
             def compose_node(self, parent: Any, index: Any) -> Any:
                 self.depth += 1
+                self.nodes += 1
                 try:
+                    line = self.peek_event().start_mark.line + 1
                     # the root is level 1, so a value at path length N is at level N + 1
                     if self.depth > MAX_DEPTH + 1:
-                        raise _TooDeep(self.peek_event().start_mark.line + 1)
+                        raise _TooBig(line, f"nested more than {MAX_DEPTH} levels deep")
+                    if self.nodes > MAX_NODES:
+                        raise _TooBig(line, f"more than {MAX_NODES} values in one file")
                     return super().compose_node(parent, index)
                 finally:
                     self.depth -= 1
@@ -326,8 +338,8 @@ def _parse_yaml(source: str, text: str) -> list[_Parsed]:
             value = builder.build(node, ())
             builder.lines[()] = node.start_mark.line + 1
             out.append((value, builder.lines))
-    except _TooDeep as exc:
-        _fail(source, exc.line, f"nested more than {MAX_DEPTH} levels deep")
+    except _TooBig as exc:
+        _fail(source, exc.line, exc.message)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
@@ -369,8 +381,10 @@ class _YamlBuilder:
         # Aliases are shared nodes in the graph; counting every build counts expansions.
         self.count += 1
         if self.count > MAX_NODES:
-            self.fail(node, f"too many aliases: the document expands to more than "
-                            f"{MAX_NODES} values")
+            # `node` sits where its anchor was defined; the top-level key is what expanded
+            _fail(self.source, self.lines.get(path[:1], node.start_mark.line + 1),
+                  f"too many aliases: the document expands to more than {MAX_NODES} values",
+                  path=path[:1])
         if len(path) > MAX_DEPTH:
             self.fail(node, f"nested more than {MAX_DEPTH} levels deep")
         if id(node) in self.active:
@@ -513,6 +527,7 @@ class _JsonParser:
         self.line_start = 0  # offset of the current line, for column numbers
         self.root_line = 1
         self.lines: dict[Path, int] = {}
+        self.nodes = 0
 
     def fail(self, message: str, *, hint: str | None = None) -> NoReturn:
         column = self.pos - self.line_start + 1
@@ -557,6 +572,9 @@ class _JsonParser:
     def value(self, path: Path, depth: int) -> Any:
         if depth > MAX_DEPTH:
             self.fail(f"nested more than {MAX_DEPTH} levels deep")
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.fail(f"more than {MAX_NODES} values in one file")
         if not path:
             self.root_line = self.line
         char = self.text[self.pos : self.pos + 1]

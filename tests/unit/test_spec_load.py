@@ -363,8 +363,10 @@ def test_alias_bomb_is_stopped(here: Path) -> None:
     for prev, cur in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
     error = load_error("bomb.yaml", "\n".join(lines) + "\n")
-    assert "too many aliases: the document expands to more than 100000 values" in error.message
-    assert error.message.startswith("bomb.yaml:")
+    # 11 + 111 + 1111 + 11111 values, then `e` (111111) crosses the budget
+    assert error.message == (
+        "bomb.yaml:5: e: too many aliases: the document expands to more than 100000 values"
+    )
 
 
 def test_recursive_alias(here: Path) -> None:
@@ -444,4 +446,18 @@ def test_unusable_file_name_and_closed_stdin() -> None:
     closed.close()
     assert error_of(["-"], stdin=closed).message == (
         "<stdin>: cannot read: I/O operation on closed file"
+    )
+
+
+def test_too_many_values(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load_module, "MAX_NODES", 50)  # the real cap takes ~1 s to reach
+    flat = "".join(f"k{i}: {i}\n" for i in range(40))  # 81 nodes as written
+    assert load_error("a.yaml", flat).message == "a.yaml:25: more than 50 values in one file"
+    assert load_error("a.json", "[" + ",".join(["1"] * 60) + "]").message == (
+        "a.json:1: bad JSON: more than 50 values in one file (column 100)"
+    )
+    # few nodes as written, many once aliases are expanded
+    bomb = "a: &a [1, 2, 3, 4, 5, 6, 7, 8]\nb: [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+    assert load_error("b.yaml", bomb).message == (
+        "b.yaml:2: b: too many aliases: the document expands to more than 50 values"
     )
