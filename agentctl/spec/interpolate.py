@@ -11,6 +11,7 @@ Syntax, inside string values only (never keys):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -46,6 +47,7 @@ def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
+        shown = json.dumps(token, ensure_ascii=False)  # quoted, newlines escaped
         if token == "$${":
             return "${"
         inner = match.group(1)
@@ -54,12 +56,12 @@ def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
         ref = _REFERENCE.fullmatch(inner)
         if ref is None:
             raise _Malformed(
-                f'bad variable reference "{token}": write ${{NAME}} or ${{NAME:-default}}, '
+                f"bad variable reference {shown}: write ${{NAME}} or ${{NAME:-default}}, "
                 "NAME being letters, digits and _ and not starting with a digit"
             )
         name, default = ref.group(1), ref.group(2)
         if default is not None and "${" in default:
-            raise _Malformed(f'nested "${{" in the default of "{token}" is not supported')
+            raise _Malformed(f'nested "${{" in the default of {shown} is not supported')
         if name not in names:
             names.append(name)
         value = env.get(name)

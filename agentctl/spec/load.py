@@ -81,8 +81,17 @@ def located(source: str, line: int | None, path: Path, message: str) -> str:
     """`file:line: field: message`, leaving out the parts that do not apply."""
     where = source if line is None else f"{source}:{line}"
     if path:
-        return f"{where}: {format_path(path)}: {message}"
-    return f"{where}: {message}"
+        return one_line(f"{where}: {format_path(path)}: {message}")
+    return one_line(f"{where}: {message}")
+
+
+# Control characters and Unicode line breaks, shown escaped: an error is always one line.
+_ESCAPE_BREAKS = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and control characters escaped (keys can hold them)."""
+    return text.translate(_ESCAPE_BREAKS)
 
 
 def _fail(

@@ -43,9 +43,10 @@ def diagnostic(
     doc: SpecDocument, path: Path, message: str, severity: Severity = "error"
 ) -> Diagnostic:
     """A Diagnostic for a field path of `doc` (the line of its nearest present ancestor)."""
-    return Diagnostic(
-        doc.source, doc.line_of(path), format_path(path) if path else "", message, severity
-    )
+    from agentctl.spec.load import one_line
+
+    shown = one_line(format_path(path)) if path else ""
+    return Diagnostic(one_line(doc.source), doc.line_of(path), shown, one_line(message), severity)
 
 
 def strip_read_only(doc: SpecDocument) -> list[Diagnostic]:

@@ -461,3 +461,18 @@ def test_too_many_values(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_error("b.yaml", bomb).message == (
         "b.yaml:2: b: too many aliases: the document expands to more than 50 values"
     )
+
+
+def test_messages_stay_on_one_line_whatever_the_keys_hold(here: Path) -> None:
+    text = '{"voice": {"a\\nb": 1,\n "a\\nb": 2}}'
+    assert load_error("a.json", text).message == (
+        "a.json:2: voice.a\\nb: duplicate key 'a\\nb' (first on line 1)"
+    )
+    assert load_error("b.yaml", 'name: "${A\n  B}"\n').message == (
+        'b.yaml:1: name: bad variable reference "${A B}": write ${NAME} or ${NAME:-default}, '
+        "NAME being letters, digits and _ and not starting with a digit"
+    )  # YAML folds the line break inside the quoted scalar into a space
+    assert load_error("c.json", '{"name": "${A\\u2028B}"}').message == (
+        'c.json:1: name: bad variable reference "${A\\u2028B}": write ${NAME} or '
+        "${NAME:-default}, NAME being letters, digits and _ and not starting with a digit"
+    )

@@ -167,3 +167,9 @@ def test_diagnostic_str() -> None:
     assert str(Diagnostic("a.yaml", 1, "", "expected an object", "warning")) == (
         "a.yaml:1: expected an object"
     )
+
+
+def test_diagnostics_escape_line_breaks_in_keys(here: Path) -> None:
+    [doc] = load("a.json", '{"name": "a", "system_prompt": "p", "voice": {"voice_id": "ivy"},\n'
+                           ' "x\\ny": 1}')
+    assert [str(d) for d in collect_problems(doc)] == ["a.json:2: x\\ny: unknown field"]
