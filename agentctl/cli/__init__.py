@@ -11,6 +11,8 @@ from agentctl.settings import GLOBAL_OPTIONS
 
 _VALUE_FLAGS = {f for o in GLOBAL_OPTIONS if o.takes_value for f in o.flags}
 _BOOL_FLAGS = {f for o in GLOBAL_OPTIONS if not o.takes_value for f in o.flags}
+# Subcommands with an option of their own by a global flag's name: not hoisted there.
+_OWN_FLAGS = {"emulator": {"--api-key"}}
 
 
 def hoist_global_flags(argv: Sequence[str]) -> list[str]:
@@ -24,13 +26,17 @@ def hoist_global_flags(argv: Sequence[str]) -> list[str]:
     rest: list[str] = []
     i = 0
     args = list(argv)
+    command = next((a for a in args if a in _OWN_FLAGS), None)
+    own = _OWN_FLAGS.get(command or "", set())
     while i < len(args):
         arg = args[i]
         if arg == "--":
             rest.extend(args[i:])
             break
         name = arg.split("=", 1)[0] if arg.startswith("--") else arg
-        if name in _VALUE_FLAGS and "=" in arg:
+        if name in own and command in rest:
+            rest.append(arg)
+        elif name in _VALUE_FLAGS and "=" in arg:
             front.append(arg)
         elif name in _VALUE_FLAGS and i + 1 < len(args):
             front.extend(args[i:i + 2])

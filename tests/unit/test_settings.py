@@ -70,3 +70,11 @@ def test_readme_global_options_table_matches_the_registry():
         documented[tuple(flags)] = cells[1].strip("`") or None
     registry = {o.flags: o.env for o in GLOBAL_OPTIONS}
     assert documented == registry
+
+
+def test_emulator_serve_keeps_its_own_api_key_option():
+    argv = ["emulator", "serve", "--api-key", "k1", "--api-key", "k2", "--debug"]
+    assert hoist_global_flags(argv) == ["--debug", "emulator", "serve", "--api-key", "k1",
+                                        "--api-key", "k2"]
+    assert hoist_global_flags(["--api-key", "k", "emulator", "serve"]) == [
+        "--api-key", "k", "emulator", "serve"]
