@@ -341,9 +341,10 @@ def test_serve_prints_its_address_and_stops_cleanly_on_a_signal(tmp_path, sig):
         assert again.store.get_agent(created.json()["id"]) is not None
 
 
-def test_serve_defaults_to_the_user_data_dir_and_restricts_keys(tmp_path):
+def test_serve_defaults_to_the_data_dir_and_restricts_keys(tmp_path):
     data_home = tmp_path / "xdg-data"
-    env = {**os.environ, "XDG_DATA_HOME": str(data_home)}
+    # The same state as --local: $AGENTCTL_DATA_DIR (or the platform's user data dir).
+    env = {**os.environ, "AGENTCTL_DATA_DIR": str(data_home / "agentctl")}
     proc, url, db_shown = _serve(["--api-key", "one", "--api-key", "two"], env=env)
     try:
         with httpx.Client(base_url=url, verify=False, trust_env=False) as http:
