@@ -13,11 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentctl.errors import SpecError
+from agentctl.spec.lint import lint_documents
 from agentctl.spec.load import load_specs
+from agentctl.spec.validate import collect_problems, strip_read_only
 
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+# The suite must stay under 5 s: the pure-Python YAML and rules passes cost ~5 ms a case.
+FUZZ_SLOW = settings(FUZZ, max_examples=100)
 ENV = {"A": "a-value", "EMPTY": ""}
 
 YAML_TOKENS = [
@@ -114,7 +118,7 @@ def test_json_values_round_trip(fuzz_dir: Path, value: Any) -> None:
     assert [d.data for d in docs] == expected
 
 
-@FUZZ
+@FUZZ_SLOW
 @given(value=st.dictionaries(st.text(max_size=8), json_values, max_size=5))
 def test_yaml_dump_round_trips(value: dict[str, Any]) -> None:
     # Differential: we build values from PyYAML's nodes ourselves, so compare with
@@ -123,3 +127,27 @@ def test_yaml_dump_round_trips(value: dict[str, Any]) -> None:
     docs = only_spec_errors(lambda: load_specs(["-"], env={}, stdin=io.StringIO("# a\n" + text)))
     if "$" not in text:
         assert docs is not None and [d.data for d in docs] == [yaml.safe_load(text)]
+
+
+# Agent-shaped values: the real field names, with anything at all under them.
+FIELDS = ["name", "system_prompt", "greeting", "voice", "input", "output", "tools", "llm", "id",
+          "voice_id", "http", "headers", "value", "url", "http_method", "parameters",
+          "properties", "type", "api_key", "turn_detection"]
+agent_values = st.recursive(
+    json_values,
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(FIELDS), children, max_size=4),
+    max_leaves=15,
+)
+
+
+@FUZZ_SLOW
+@given(value=st.dictionaries(st.sampled_from(FIELDS), agent_values, max_size=6))
+def test_validate_and_lint_take_any_loaded_document(value: dict[str, Any]) -> None:
+    text = json.dumps(value)
+    docs = only_spec_errors(lambda: load_specs(["-"], env=ENV, stdin=io.StringIO(text)))
+    for doc in docs or []:
+        assert all(d.severity == "error" for d in collect_problems(doc))
+        assert all(d.severity == "warning" for d in strip_read_only(doc))
+        assert all(d.severity == "warning" for d in lint_documents([doc]))
+        assert all("\n" not in str(d) for d in collect_problems(doc))
