@@ -310,7 +310,7 @@ def _loader(text: str) -> yaml.SafeLoader:
     if _loader_class is None:
         import yaml
 
-        class DepthLimitedLoader(yaml.SafeLoader):
+        class BoundedLoader(yaml.SafeLoader):
             depth = 0
             nodes = 0
 
@@ -328,7 +328,7 @@ def _loader(text: str) -> yaml.SafeLoader:
                 finally:
                     self.depth -= 1
 
-        _loader_class = DepthLimitedLoader
+        _loader_class = BoundedLoader
     return _loader_class(text)  # type: ignore[no-any-return]
 
 
