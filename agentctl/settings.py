@@ -48,6 +48,9 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
 OTHER_ENV = {
     "AGENTCTL_CONFIG_DIR": "where the config file lives (default: the platform's config dir)",
     "AGENTCTL_DATA_DIR": "where --local keeps its SQLite state (default: the platform's data dir)",
+    "AGENTCTL_RETRY_ATTEMPTS": "tries per request, the first included (default 5)",
+    "AGENTCTL_RETRY_BASE_DELAY": "seconds before the first retry; doubles each time (default 0.25)",
+    "AGENTCTL_RETRY_MAX_DELAY": "the cap on one wait between tries, in seconds (default 8)",
 }
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl.api.errors import error_for_response, error_for_transport
 from agentctl.api.retry import NOT_PROCESSED_STATUSES, RETRY_STATUSES, RetryPolicy
-from agentctl.errors import NotFoundError, RejectedError, UnavailableError
+from agentctl.errors import AgentctlError, NotFoundError, RejectedError, UnavailableError
 
 if TYPE_CHECKING:
     import httpx
@@ -26,7 +26,7 @@ class AgentsAPI:
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.http = http
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_env()
         self.on_retry = on_retry
         self.write_requests = 0  # POST/PUT/DELETE sent, for `apply`'s summary and tests
 
@@ -60,22 +60,29 @@ class AgentsAPI:
             except Exception as exc:
                 if not _is_transport_error(exc):
                     raise
-                if last:
-                    raise error_for_transport(exc, what, str(self.http.base_url)) from None
+                # Checked on the last try too: it may have landed, which is success.
                 if not _request_never_sent(exc):
-                    landed = self._find_created(name, known_ids)
+                    landed = self._find_created(name, known_ids, what, type(exc).__name__)
                     if landed is not None:
                         return landed
+                if last:
+                    raise _after_tries(
+                        error_for_transport(exc, what, str(self.http.base_url)), attempt
+                    ) from None
                 self._wait(attempt, None, f"{what}: {type(exc).__name__}")
                 continue
-            if response.status_code in RETRY_STATUSES and not last:
+            if response.status_code in RETRY_STATUSES:
                 if response.status_code not in NOT_PROCESSED_STATUSES:
-                    landed = self._find_created(name, known_ids)
+                    landed = self._find_created(
+                        name, known_ids, what, str(response.status_code)
+                    )
                     if landed is not None:
                         return landed
-                self._wait(attempt, response.headers.get("Retry-After"),
-                           f"{what}: {response.status_code}")
-                continue
+                if not last:
+                    self._wait(attempt, response.headers.get("Retry-After"),
+                               f"{what}: {response.status_code}")
+                    continue
+                raise _after_tries(error_for_response(response, what), attempt)
             return self._record(response, what, expect=201)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -149,7 +156,9 @@ class AgentsAPI:
                 if not _is_transport_error(exc):
                     raise
                 if last:
-                    raise error_for_transport(exc, what, str(self.http.base_url)) from None
+                    raise _after_tries(
+                        error_for_transport(exc, what, str(self.http.base_url)), attempt
+                    ) from None
                 retried_unknown = retried_unknown or not _request_never_sent(exc)
                 self._wait(attempt, None, f"{what}: {type(exc).__name__}")
                 continue
@@ -160,22 +169,36 @@ class AgentsAPI:
                 continue
             if response.status_code == 404 and gone_ok_after_retry and retried_unknown:
                 return response  # an earlier try deleted it
+            if response.status_code in RETRY_STATUSES:
+                raise _after_tries(error_for_response(response, what), attempt)
             if response.status_code >= 400:
                 raise error_for_response(response, what)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _find_created(self, name: Any, known_ids: Collection[str]) -> Record | None:
+    def _find_created(
+        self, name: Any, known_ids: Collection[str], what: str, trouble: str
+    ) -> Record | None:
+        """After a create with an unknown outcome: the agent it made, or None if none.
+
+        If the check itself fails, the outcome stays unknown and posting again could make
+        a duplicate: that is an error (exit 7), never a blind retry.
+        """
         if not isinstance(name, str):
             return None
         try:
             found = [a for a in self.find_by_name(name) if a.get("id") not in known_ids]
-        except UnavailableError:
-            return None
-        if not found:
-            return None
-        newest = max(found, key=lambda a: str(a.get("created_at", "")))
-        return self.get_agent(str(newest["id"]))
+            if not found:
+                return None
+            newest = max(found, key=lambda a: str(a.get("created_at", "")))
+            return self.get_agent(str(newest["id"]))
+        except UnavailableError as exc:
+            raise UnavailableError(
+                f"{what}: the outcome is unknown ({trouble}), and checking whether the agent"
+                f" was created failed too ({exc.message})",
+                hint=f"see whether it exists: agentctl list --name {name!r}; "
+                "`agentctl apply` creates only what is missing",
+            ) from None
 
     def _wait(self, attempt: int, retry_after: str | None, reason: str) -> None:
         delay = self.retry.delay(attempt, retry_after)
@@ -199,6 +222,18 @@ class AgentsAPI:
             raise UnavailableError(
                 f"{what}: the service answered {response.status_code} with a body that is not JSON"
             ) from None
+
+
+def _after_tries(error: AgentctlError, attempt: int) -> AgentctlError:
+    """Say how many tries a failure survived: `... (after 5 tries)`."""
+    if attempt > 0:
+        tries = f"after {attempt + 1} tries"
+        if "after retries" in error.message:
+            error.message = error.message.replace("after retries", tries)
+        else:
+            error.message = f"{error.message} ({tries})"
+        error.args = (error.message,)
+    return error
 
 
 def _is_transport_error(exc: Exception) -> bool:

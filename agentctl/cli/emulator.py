@@ -39,25 +39,31 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            metavar="SPEC",
+            help="Inject faults, e.g. '429=0.1:0,503=0.05,reset-before=0.05,"
+            "reset-after=0.05,slow=0.02:2s,ws-drop=0.01,seed=7' (see the README).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (and the live session) on HOST:PORT until Ctrl-C."""
     import sqlite3
 
+    from agentctl.emulator.faults import parse_faults
     from agentctl.emulator.server import serve as run
     from agentctl.errors import UnavailableError, UsageError
 
-    keys = list(api_key or [])
-    if not keys:
-        # `agentctl emulator serve --api-key K`: main() hoists `--api-key` (also a global
-        # option) in front of the subcommand, so it arrives as the root's flag.
-        flags = getattr(ctx.find_root().obj, "flags", None)
-        root_key = flags.get("api_key") if isinstance(flags, dict) else None
-        if isinstance(root_key, str) and root_key:
-            keys = [root_key]
-    if db is None:
-        import platformdirs
+    fault_config = parse_faults(faults) if faults else None  # a bad SPEC: exit 2 before binding
 
-        db = platformdirs.user_data_path("agentctl") / "emulator.sqlite3"
+    keys = list(api_key or [])
+    if db is None:
+        from agentctl.profiles import data_dir
+
+        db = data_dir() / "emulator.sqlite3"  # the same state as --local
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -65,7 +71,7 @@ def serve(
             f"cannot create {db.parent}: {exc.strerror or exc}", hint="choose another --db"
         ) from exc
     try:
-        run(host, port, db, api_keys=keys or None)
+        run(host, port, db, api_keys=keys or None, faults=fault_config)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:

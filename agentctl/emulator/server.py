@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from starlette.applications import Starlette
 
+    from agentctl.emulator.faults import FaultConfig
     from agentctl.emulator.store import Store
 
 READY_TIMEOUT = 15.0
@@ -197,18 +198,21 @@ def start(
     db_path: str | Path | None = None,
     *,
     api_keys: Collection[str] | None = None,
+    faults: str | FaultConfig | None = None,
     **options: Any,
 ) -> RunningEmulator:
     """Start an emulator in a background thread; returns once it accepts connections.
 
     `db_path=None`: a private temporary database, deleted on `stop()`. `api_keys`: the
-    keys accepted (None: any well-formed key). `options` go to `app.create_app`
-    (e.g. `allow_loopback_tools=True`).
+    keys accepted (None: any well-formed key). `faults`: a fault-injection SPEC (see
+    `faults.py`; the config is then `running.app.state.faults`). `options` go to
+    `app.create_app` (e.g. `allow_loopback_tools=True`).
     """
     import shutil
     import tempfile
 
     from agentctl.emulator.app import create_app
+    from agentctl.emulator.faults import install as install_faults
     from agentctl.emulator.store import Store
 
     temp_dir = None
@@ -221,6 +225,7 @@ def start(
         sock = _bind(host, port)
         store = Store(db_path)
         app = create_app(store, api_keys=api_keys, **options)
+        install_faults(app, faults)
     except BaseException:
         if sock is not None:
             sock.close()
@@ -240,12 +245,13 @@ def serve(
     db_path: str | Path | None = None,
     *,
     api_keys: Collection[str] | None = None,
+    faults: str | FaultConfig | None = None,
     **options: Any,
 ) -> None:
     """Run the emulator in the foreground until Ctrl-C or SIGTERM; then stop cleanly."""
     import signal
 
-    emulator = start(host, port, db_path, api_keys=api_keys, **options)
+    emulator = start(host, port, db_path, api_keys=api_keys, faults=faults, **options)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous_term = None
     try:
@@ -254,6 +260,9 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
+        injected = emulator.app.state.faults
+        if injected is not None:
+            print(f"Injecting faults: {injected.describe()}", file=sys.stderr, flush=True)
         if in_main_thread:
             previous_term = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         while not emulator.wait(1.0):
