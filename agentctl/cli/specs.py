@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,13 +14,9 @@ if TYPE_CHECKING:
 
 def spec_environment(env_file: Path | None) -> dict[str, str]:
     """--env-file values, overridden by the real environment (as docker compose does)."""
-    env: dict[str, str] = {}
-    if env_file is not None:
-        from agentctl.spec.interpolate import load_env_file
+    from agentctl.spec.interpolate import build_env
 
-        env.update(load_env_file(str(env_file)))
-    env.update(os.environ)
-    return env
+    return build_env([str(env_file)] if env_file is not None else [])
 
 
 def read_specs(
