@@ -5,7 +5,7 @@
 run is reproducible) whether to answer normally or to misbehave:
 
     SPEC  := ITEM ("," ITEM)*
-    ITEM  := KIND "=" RATE [":" ARG]  |  "seed=" INT
+    ITEM  := KIND "=" RATE [":" ARG]  |  "seed=" INT  |  "methods=" METHOD ("+" METHOD)*
     RATE  := a probability 0..1, or a percentage ("5%")
 
 | kind           | what the client sees                                                   |
@@ -20,6 +20,7 @@ run is reproducible) whether to answer normally or to misbehave:
 
 e.g. `429=0.1:0,503=0.05,reset-before=0.05,reset-after=0.05,slow=0.02:2s,seed=7`. The HTTP
 kinds are exclusive (one draw picks at most one), so their rates add up to at most 1.
+`methods=POST+PUT` limits the HTTP faults to those methods (other requests draw nothing).
 "The connection dies" is an abort of the TCP connection without any response byte, which
 httpx reports as `RemoteProtocolError` ("Server disconnected without sending a response").
 
@@ -71,6 +72,7 @@ class FaultConfig:
     retry_after: float = DEFAULT_RETRY_AFTER
     slow_seconds: float = DEFAULT_SLOW
     seed: int | None = None
+    methods: frozenset[str] | None = None  # None: every method
     counts: Counter[str] = field(default_factory=Counter)
     requests_seen: int = 0
 
@@ -88,8 +90,10 @@ class FaultConfig:
     def active(self) -> bool:
         return any(rate > 0 for rate in self.rates.values())
 
-    def draw(self) -> str | None:
+    def draw(self, method: str = "GET") -> str | None:
         """The fault for the next HTTP request, or None: exactly one random draw."""
+        if self.methods is not None and method.upper() not in self.methods:
+            return None
         self.requests_seen += 1
         roll = self._rng.random()
         for kind in HTTP_KINDS:
@@ -121,6 +125,8 @@ class FaultConfig:
             elif kind == "slow":
                 text += f":{self.slow_seconds:g}s"
             parts.append(text)
+        if self.methods is not None:
+            parts.append("methods=" + "+".join(sorted(self.methods)))
         parts.append(f"seed={self.seed}")
         return ",".join(parts)
 
@@ -154,6 +160,7 @@ def parse_faults(spec: str) -> FaultConfig:
     """`429=0.1:0,503=0.05,seed=7` -> FaultConfig; a bad spec is a UsageError (exit 2)."""
     rates: dict[str, float] = {}
     retry_after, slow, seed = DEFAULT_RETRY_AFTER, DEFAULT_SLOW, None
+    methods: frozenset[str] | None = None
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
@@ -166,6 +173,12 @@ def parse_faults(spec: str) -> FaultConfig:
                 seed = int(value)
             except ValueError:
                 raise _bad(f"seed {value!r} is not an integer") from None
+            continue
+        if key == "methods":
+            methods = frozenset(m.strip().upper() for m in value.split("+") if m.strip())
+            unknown = methods - {"GET", "POST", "PUT", "DELETE"}
+            if not methods or unknown:
+                raise _bad(f"methods {value!r}: expected e.g. POST+PUT (GET, POST, PUT, DELETE)")
             continue
         if key not in KINDS:
             raise _bad(f"unknown kind {key!r}")
@@ -182,7 +195,9 @@ def parse_faults(spec: str) -> FaultConfig:
     total = sum(rate for kind, rate in rates.items() if kind in HTTP_KINDS)
     if total > 1.0 + 1e-9:
         raise _bad(f"the HTTP fault rates add up to {total:g}, more than 1")
-    return FaultConfig(rates=rates, retry_after=retry_after, slow_seconds=slow, seed=seed)
+    return FaultConfig(
+        rates=rates, retry_after=retry_after, slow_seconds=slow, seed=seed, methods=methods
+    )
 
 
 def as_config(faults: str | FaultConfig | None) -> FaultConfig | None:
@@ -226,7 +241,7 @@ class FaultMiddleware:
         if kind_of_scope != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        kind = self.config.draw()
+        kind = self.config.draw(scope["method"])
         if kind is None:
             await self.app(scope, receive, send)
         elif kind in HTTP_STATUS_KINDS:

@@ -12,7 +12,7 @@ import pytest
 
 from agentctl.api.retry import RetryPolicy, parse_retry_after
 from agentctl.errors import NotFoundError, UnavailableError, UsageError
-from tests.reliability.conftest import BODY, writes
+from tests.reliability.conftest import BODY
 
 AGENTS = "/v1/agents"
 
@@ -92,7 +92,8 @@ def test_put_and_delete_survive_a_reset_after_the_write(scripted, emulator):
 
     api, _, transport = scripted(rule)
     assert api.update_agent(created["id"], {"greeting": "Hello"})["greeting"] == "Hello"
-    api, _, transport = scripted(rule)
+    assert [(m, a) for m, _, a in transport.log] == [("PUT", "reset-after"), ("PUT", None)]
+    api, _, _ = scripted(rule)
     api.delete_agent(created["id"])  # the retry's 404 means the first try deleted it
     assert emulator.store.count_agents() == 0
     with pytest.raises(NotFoundError):  # but a plain 404 is still an error
@@ -159,7 +160,7 @@ def test_create_whose_last_try_landed_is_found_not_reported_as_failed(scripted, 
             return "reset-before" if n < 3 else "reset-after"
         return None
 
-    api, _, transport = scripted(rule, attempts=3)
+    api, _, _transport = scripted(rule, attempts=3)
     assert api.create_agent(dict(BODY))["name"] == "alpha"
     assert emulator.store.count_agents() == 1
 
