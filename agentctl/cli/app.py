@@ -7,14 +7,15 @@ from typing import Annotated
 import typer
 
 from agentctl import __version__
-from agentctl.cli import agents, emulator, profiles
+from agentctl.cli import agents, complete, emulator, gitops, meta, profiles
+from agentctl.cli.complete import complete_profiles
 from agentctl.cli.state import State
 
 app = typer.Typer(
     name="agentctl",
     help="Manage AssemblyAI voice agents: create, inspect, change, deploy and talk to them.",
     no_args_is_help=True,
-    add_completion=True,
+    add_completion=False,  # `agentctl completion SHELL` prints our (tested) scripts
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -33,7 +34,7 @@ def root(
     ctx: typer.Context,
     profile: Annotated[str | None, typer.Option(
         "--profile", "-p", envvar="AGENTCTL_PROFILE", help="Named profile from the config file.",
-        show_envvar=True)] = None,
+        show_envvar=True, autocompletion=complete_profiles)] = None,
     api_key: Annotated[str | None, typer.Option(
         "--api-key", help="API key (default: $ASSEMBLYAI_API_KEY). Never echoed.",
         show_default=False)] = None,
@@ -69,5 +70,11 @@ app.command("list")(agents.list_)
 app.command("get")(agents.get)
 app.command("update")(agents.update)
 app.command("delete")(agents.delete)
+app.command("diff")(gitops.diff)
+app.command("apply")(gitops.apply)
+app.command("validate")(gitops.validate)
+app.command("promote")(gitops.promote)
 app.add_typer(profiles.app, name="config")
 app.add_typer(emulator.app, name="emulator")
+app.command("completion")(complete.completion)
+app.command("schema")(meta.schema)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from agentctl.cli.complete import complete_agents
 from agentctl.render.output import OutputMode
 
 FilesOpt = Annotated[
@@ -36,4 +37,8 @@ DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would be sent; send nothing.")
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-AgentArg = Annotated[str, typer.Argument(metavar="AGENT", help="An agent id or exact name.")]
+AgentArg = Annotated[str, typer.Argument(
+    metavar="AGENT", help="An agent id or exact name.", autocompletion=complete_agents)]
+# Several agents (delete): the same completion.
+AgentsArg = Annotated[list[str], typer.Argument(
+    metavar="AGENT...", help="Ids or exact names.", autocompletion=complete_agents)]
