@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -127,6 +128,11 @@ def get(
     export: Annotated[bool, typer.Option(
         "--export", help="A spec that create -f / apply -f accept: read-only fields dropped, "
         "secrets as ${VAR} placeholders.")] = False,
+    save: Annotated[Path | None, typer.Option(
+        "--save", metavar="DIR", file_okay=False, help="Write the export to DIR/<name>.yaml "
+        "(.json with -o json) instead of stdout; implies --export.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --save: replace an existing file.")] = False,
 ) -> None:
     """Show one agent: a readable summary, or the full record with -o json|yaml."""
     from agentctl.render import records
@@ -135,17 +141,39 @@ def get(
     out = state.output(output)
     api = state.api()
     record = api.get_agent(str(api.resolve(agent)["id"]))
-    if export:
+    if export or save is not None:
         from agentctl.spec.export import export_spec
 
         spec, variables = export_spec(record)
         if variables:
             out.warn("the export needs these variables for its secrets: " + ", ".join(variables))
+        if save is not None:
+            _save_export(out, save, record, spec, force=force)
+            return
         if out.mode not in (OutputMode.json, OutputMode.yaml):
             out.mode = OutputMode.yaml
         out.data(spec)
         return
     records.show_record(out, record)
+
+
+def _save_export(
+    out: Any, directory: Path, record: dict[str, Any], spec: Any, *, force: bool
+) -> None:
+    """DIR/<safe name>.yaml, written atomically; an existing file only with --force."""
+    from agentctl.errors import UsageError
+    from agentctl.fileio import path_in, write_atomic
+    from agentctl.render.output import to_json, to_yaml
+
+    as_json = out.mode == OutputMode.json
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
+    target = path_in(directory, str(record.get("name") or record.get("id")),
+                     ".json" if as_json else ".yaml")
+    write_atomic(target, to_json(spec) + "\n" if as_json else to_yaml(spec), force=force)
+    out.success(f"saved agent {record.get('name')!r} to {target}")
 
 
 def update(
