@@ -109,6 +109,8 @@ def resolve(
             api_key, key_source = env[var], f"${var} (profile {profile_name!r})"
     if api_key is None and local:
         api_key, key_source = LOCAL_API_KEY, "the emulator's built-in key"
+    if api_key is not None:
+        check_api_key(str(api_key), key_source)
 
     base_url = str(base_url).rstrip("/")
     if not local:
@@ -124,6 +126,16 @@ def resolve(
         debug=bool(flags.get("debug")),
         no_color=bool(flags.get("no_color")) or "NO_COLOR" in env,
     )
+
+
+def check_api_key(key: str, source: str) -> None:
+    """A key that cannot be sent as a header is a usage error that never shows the key."""
+    if not key.isascii() or not key.isprintable() or any(ch.isspace() for ch in key):
+        where = "--api-key" if source == "flag" else source
+        raise UsageError(
+            f"the API key from {where} contains spaces, control or non-ASCII characters",
+            hint="check for a stray newline, quote or paste artefact in the key",
+        )
 
 
 def is_loopback_host(host: str) -> bool:

@@ -117,7 +117,10 @@ def run(args: list[str], *, debug: bool) -> int:
         if debug:
             import traceback
 
-            traceback.print_exc()
+            from agentctl.render.redact import scrub
+
+            # scrubbed like the error line: an exception's text may quote the key
+            sys.stderr.write(scrub(traceback.format_exc(), _secrets()))
         _report(f"internal error: {type(exc).__name__}: {exc}",
                 None if debug else "run again with --debug for the traceback")
         return 1
@@ -152,11 +155,15 @@ def _is_usage_error(exc: Exception) -> bool:
 def _report(message: str, hint: str | None) -> None:
     from agentctl.render.redact import scrub
 
-    secrets = [os.environ.get("ASSEMBLYAI_API_KEY", ""), *_flag_secrets()]
+    secrets = _secrets()
     sys.stderr.write(f"error: {scrub(message, secrets)}\n")
     if hint:
         sys.stderr.write(f"hint: {scrub(hint, secrets)}\n")
     sys.stderr.flush()
+
+
+def _secrets() -> list[str]:
+    return [os.environ.get("ASSEMBLYAI_API_KEY", ""), *_flag_secrets()]
 
 
 def _flag_secrets() -> list[str]:
