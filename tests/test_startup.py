@@ -151,3 +151,22 @@ def test_no_dependency_brings_click_or_pydantic() -> None:
                 todo.append(req.name)
     assert "typer" in seen and "httpx" in seen
     assert not seen & {"click", "pydantic", "pydantic-core"}, sorted(seen)
+
+
+def test_bench_smoke_run(tmp_path: Path) -> None:
+    """`bench/run.py --quick` runs end to end (figures are not judged here: no timing in
+    tests), with its emulator on loopback and every case present."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--rounds", "1",
+         "--out", str(tmp_path)], capture_output=True, text=True, timeout=180, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "latest.json").read_text("utf-8"))
+    cases = " | ".join(row["case"] for row in report["rows"])
+    for expected in ("python -c pass", "agentctl --version", "agentctl --help (piped)",
+                     "complete `agentctl li<Tab>`", "apply 20 specs", "httpx.post",
+                     "list 500 agents -o json: client CPU", "client peak RSS"):
+        assert expected in cases
+    assert all(row["value"] == row["value"] for row in report["rows"])  # no NaN: all ran
+    assert report["machine"]["nproc"] and report["machine"]["python"]
+    assert (tmp_path / "latest.md").read_text("utf-8").startswith("# agentctl benchmark")
