@@ -601,6 +601,7 @@ def create_app(
     allow_loopback_tools: bool = False,
     requests: list[dict[str, Any]] | None = None,
     extra_routes: RouteFactory | None = None,
+    live: Any = None,
 ) -> Starlette:
     """The emulator as an ASGI app over `store`.
 
@@ -609,7 +610,8 @@ def create_app(
     request log appends to (a new one if None; also `app.state.emulator.requests`).
     `extra_routes`: builds more routes from the shared state; this is where the live
     session's `WebSocketRoute("/v1/ws", ...)` plugs in (auth via `authenticate()` or
-    `state.tokens.redeem()`).
+    `state.tokens.redeem()`). `live`: the live session's options (`live.LiveOptions` or
+    a dict of them: script, speed, resume_window, drop_after_events).
     """
     state = EmulatorState(
         store=store,
@@ -621,9 +623,13 @@ def create_app(
         Route("/v1/agents", agents_collection, methods=["GET", "POST"]),
         Route("/v1/agents/{agent_id}", agent_item, methods=["GET", "PUT", "DELETE"]),
         Route("/v1/token", token, methods=["GET"]),
-        # The live session: WebSocket `/v1/ws` comes from `extra_routes` (see above).
+        # The live session: WebSocket `/v1/ws` comes from `live.py` (below).
         Route("/_emulator/requests", emulator_requests, methods=["GET", "DELETE"]),
     ]
+    from agentctl.emulator.live import live_routes
+
+    live_route_list, live_service = live_routes(state, live)
+    routes.extend(live_route_list)
     if extra_routes is not None:
         routes.extend(extra_routes(state))
     app = Starlette(
@@ -635,4 +641,5 @@ def create_app(
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.state.emulator = state
+    app.state.live = live_service
     return app
