@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from agentctl import __version__
-from agentctl.cli import agents, complete, emulator, gitops, meta, profiles
+from agentctl.cli import agents, complete, emulator, gitops, live, meta, profiles
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.state import State
 
@@ -70,6 +70,7 @@ app.command("list")(agents.list_)
 app.command("get")(agents.get)
 app.command("update")(agents.update)
 app.command("delete")(agents.delete)
+app.command("connect")(live.connect)
 app.command("diff")(gitops.diff)
 app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)

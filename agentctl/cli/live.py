@@ -1,0 +1,250 @@
+"""`connect`: a live session with an agent over the WebSocket."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from agentctl.cli.options import EnvFileOpt, OptionalFilesOpt
+from agentctl.cli.state import get_state
+
+if TYPE_CHECKING:
+    from agentctl.cli.state import State
+    from agentctl.render.output import Output
+    from agentctl.session.audio import AudioSink, AudioSource
+    from agentctl.session.runner import SessionResult, Until
+
+INLINE_FIELDS = ("system_prompt", "greeting", "input", "output", "tools")
+IGNORED_QUIETLY = ("name", "voice", "id", "created_at", "updated_at")
+TIMEOUT_SLACK = 60.0  # beyond the input's own length, for --input FILE
+
+
+class SessionFormat(StrEnum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+def connect(
+    ctx: typer.Context,
+    agent: Annotated[str | None, typer.Argument(
+        metavar="[AGENT]", help="A stored agent: id or exact name (or use -f).")] = None,
+    files: OptionalFilesOpt = None,
+    env_file: EnvFileOpt = None,
+    input_: Annotated[str | None, typer.Option(
+        "--input", "-i", metavar="FILE.wav|-",
+        help="Send this audio instead of the microphone: a WAV file (converted to 24 kHz "
+        "mono PCM16), or - for raw PCM16 24 kHz mono on stdin.")] = None,
+    output_wav: Annotated[Path | None, typer.Option(
+        "--output", metavar="FILE.wav", dir_okay=False,
+        help="Save the agent's audio as a WAV file.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Let --output replace an existing file.")] = False,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="reply|greeting|N-replies|timeout",
+        help="End the session after this (default with --input: reply; otherwise Ctrl-C).",
+        show_default=False)] = None,
+    timeout_session: Annotated[float | None, typer.Option(
+        "--timeout-session", metavar="SECONDS", min=0.001,
+        help="Give up (exit 7) if --until has not happened by then; with --until timeout, "
+        "the session's length. Default with --input FILE: its length + 60 s.",
+        show_default=False)] = None,
+    tool: Annotated[list[str] | None, typer.Option(
+        "--tool", metavar="NAME=COMMAND|NAME=@FILE",
+        help="Answer client tool calls: COMMAND gets the arguments as JSON on stdin and "
+        "prints the result; @FILE answers with the file's text. Repeatable.")] = None,
+    tool_timeout: Annotated[float, typer.Option(
+        "--tool-timeout", metavar="SECONDS", min=0.001,
+        help="How long a --tool command may run.")] = 10.0,
+    fmt: Annotated[SessionFormat, typer.Option(
+        "--format", "-o", case_sensitive=False,
+        help="text: the transcript; jsonl: every event as one JSON line, then the report.")]
+    = SessionFormat.text,
+    speed: Annotated[float, typer.Option(
+        "--speed", metavar="X", min=0.01, max=1000.0,
+        help="Stream --input X times faster than real time (for tests and CI).")] = 1.0,
+) -> None:
+    """Talk to an agent live: microphone and speaker, or --input/--output WAV files."""
+    from agentctl.errors import AuthError, UsageError
+    from agentctl.render.live import TranscriptView, show_report
+    from agentctl.render.output import OutputMode
+    from agentctl.session.runner import LiveSession, SessionPlan, Until
+    from agentctl.session.tools import parse_tools
+    from agentctl.session.ws import ws_url
+
+    state = get_state(ctx)
+    jsonl = fmt == SessionFormat.jsonl
+    out = state.output(OutputMode.json if jsonl else OutputMode.table)
+    if bool(agent) == bool(files):
+        raise UsageError("give either AGENT (a stored agent) or -f PATH (an inline "
+                         "configuration)", hint="see: agentctl connect --help")
+    stop = Until.parse(until if until is not None else ("reply" if input_ else None))
+    if stop.kind == "timeout" and timeout_session is None:
+        raise UsageError("--until timeout needs --timeout-session SECONDS")
+    if output_wav is not None and output_wav.exists() and not force:
+        raise UsageError(f"--output {output_wav}: the file exists",
+                         hint="pass --force to replace it, or choose another name")
+    tools = parse_tools(list(tool or []))
+
+    base_url = state.base_url()
+    if files:
+        config, session = _inline_config(state, files, env_file, out)
+    else:
+        assert agent is not None
+        api = state.api()
+        config = api.get_agent(str(api.resolve(agent)["id"]))
+        session = {"agent_id": config["id"]}
+    api_key = state.settings.api_key
+    if not api_key:
+        raise AuthError("no API key", hint="set ASSEMBLYAI_API_KEY, pass --api-key, or use "
+                        "--local (the embedded emulator)")
+    has_greeting = bool(str(config.get("greeting") or "").strip())
+    if stop.kind == "greeting" and not has_greeting:
+        raise UsageError("--until greeting: the agent has no greeting")
+    in_rate, out_rate = _rate(config, "input"), _rate(config, "output")
+
+    source, duration = _source(input_, in_rate)
+    sink: AudioSink | None = None
+    try:
+        if input_ is None:
+            from agentctl.session.audio import Speaker
+
+            sink = Speaker(out_rate)
+        trailing_ms = _trailing_silence_ms(config)
+        timeout = timeout_session
+        if timeout is None and duration is not None:
+            timeout = (duration * 1000 + trailing_ms) / 1000 / speed + TIMEOUT_SLACK
+        plan = SessionPlan(
+            url=ws_url(base_url), api_key=api_key, session=session,
+            has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate,
+            source=source, sink=sink, until=stop, timeout=timeout, tools=tools,
+            tool_timeout=tool_timeout, speed=speed, trailing_silence_ms=trailing_ms,
+            open_timeout=state.settings.timeout, keep_audio=output_wav is not None,
+        )
+        view = TranscriptView(out, jsonl=jsonl)
+        try:
+            result = LiveSession(plan, view).run()
+        finally:
+            view.close()
+    finally:
+        source.close()
+        if sink is not None:
+            sink.close()
+
+    if output_wav is not None:
+        _save(out, output_wav, result, out_rate, force)
+    show_report(out, result.report, jsonl=jsonl)
+    _finish(result, stop, timeout)
+
+
+def _finish(result: SessionResult, stop: Until, timeout: float | None) -> None:
+    """The exit: 130 after Ctrl-C, 7 when --until did not happen, else 0."""
+    from agentctl.errors import UnavailableError
+    from agentctl.exit_codes import ExitCode
+
+    if result.outcome == "interrupted":
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if result.outcome == "timeout" and stop.kind != "timeout":
+        raise UnavailableError(f"session timeout: {stop.describe()} did not come within "
+                          f"{timeout:g} s", hint="raise --timeout-session")
+    if result.outcome == "ended" and stop.kind not in ("none", "timeout"):
+        raise UnavailableError(f"the service ended the session before {stop.describe()}")
+
+
+def _inline_config(state: State, files: list[str], env_file: Path | None,
+                   out: Output) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One spec document -> (its configuration, the inline `session` to send)."""
+    import copy
+
+    from agentctl.cli.specs import spec_environment
+    from agentctl.errors import UsageError
+    from agentctl.session.ws import is_loopback_url
+    from agentctl.spec.load import load_specs
+    from agentctl.spec.validate import validate_documents
+
+    docs = load_specs(list(files), env=spec_environment(env_file), stdin=sys.stdin)
+    # An emulator on loopback may call loopback tools (emulator serve --allow-loopback-tools).
+    loopback = is_loopback_url(state.base_url())
+    for warning in validate_documents(docs, partial=True, allow_loopback_urls=loopback):
+        out.warn(warning)
+    if len(docs) != 1:
+        raise UsageError(f"connect -f takes one agent spec; {len(docs)} documents given")
+    doc = docs[0]
+    data = doc.data
+    if "system_prompt" not in data:
+        raise doc.error(("system_prompt",), "field required (an inline session needs one)")
+    session = {k: copy.deepcopy(data[k]) for k in INLINE_FIELDS if k in data}
+    for tool in session.get("tools") or []:
+        if isinstance(tool, dict):
+            tool.pop("id", None)
+    voice = data.get("voice")
+    if isinstance(voice, dict) and isinstance(voice.get("voice_id"), str):
+        output = dict(session.get("output") or {})
+        output.setdefault("voice", voice["voice_id"])
+        session["output"] = output
+    for key in data:
+        if key not in INLINE_FIELDS and key not in IGNORED_QUIETLY:
+            out.warn(f"{doc.where((key,))}: {key}: not part of an inline session; ignored")
+    return data, session
+
+
+def _rate(config: dict[str, Any], section: str) -> int:
+    part = config.get(section)
+    fmt = part.get("format") if isinstance(part, dict) else None
+    rate = fmt.get("sample_rate") if isinstance(fmt, dict) else None
+    return rate if isinstance(rate, int) and rate > 0 else 24000
+
+
+def _trailing_silence_ms(config: dict[str, Any]) -> int:
+    """Silence after --input so the turn surely ends: past min_silence and max_silence."""
+    part = config.get("input")
+    td = part.get("turn_detection") if isinstance(part, dict) else None
+    td = td if isinstance(td, dict) else {}
+    low = td.get("min_silence") if isinstance(td.get("min_silence"), int) else 1000
+    high = td.get("max_silence") if isinstance(td.get("max_silence"), int) else 3000
+    return max(low + 500, high)
+
+
+def _source(input_: str | None, rate: int) -> tuple[AudioSource, float | None]:
+    """The audio to send and its length in seconds (None when unknown)."""
+    from agentctl.errors import UsageError
+    from agentctl.session.audio import BufferSource, Microphone, StreamSource
+
+    if input_ is None:
+        return Microphone(rate), None
+    if input_ == "-":
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise UsageError("--input -: stdin is not a byte stream")
+        return StreamSource(stream, rate), None
+    from agentctl.session.wav import WavError, read_wav
+
+    try:
+        pcm = read_wav(input_, rate)
+    except FileNotFoundError:
+        raise UsageError(f"--input {input_}: no such file") from None
+    except (OSError, WavError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"--input {input_}: {reason}",
+                         hint="a WAV file (PCM 8/16/24/32-bit or float), or - for raw PCM16 "
+                         "24 kHz mono on stdin") from None
+    source = BufferSource(pcm, rate)
+    return source, source.duration
+
+
+def _save(out: Output, path: Path, result: SessionResult, rate: int, force: bool) -> None:
+    from agentctl.errors import UsageError
+    from agentctl.session.wav import write_wav
+
+    try:
+        write_wav(path, result.reply_audio, rate, force=force)
+    except FileExistsError:
+        raise UsageError(f"--output {path}: the file exists",
+                         hint="pass --force to replace it") from None
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+    seconds = len(result.reply_audio) / 2 / rate
+    out.info(f"saved {seconds:.1f} s of agent audio to {path}")

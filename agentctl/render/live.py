@@ -1,0 +1,146 @@
+"""A live session on screen: the transcript as it happens, the events as JSON lines, and
+the turn report at the end.
+
+- Text mode: `user: ...` / `agent: ...` lines on stdout (the product); on a terminal also
+  a status line that shows partial transcripts and who is speaking, rewritten in place.
+- jsonl mode: every event as one JSON line on stdout (audio as `{"bytes": N}`) and the
+  report as a last `{"type": "report", ...}` line; the transcript goes to stderr only
+  when stderr is a terminal.
+- Warnings and the report table go to stderr: the transcript on stdout stays exactly the
+  conversation (its timings vary from run to run, the transcript need not).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, TYPE_CHECKING, Any
+
+from agentctl.render.output import plain_table
+from agentctl.session import events as ev
+
+if TYPE_CHECKING:
+    from agentctl.render.output import Output
+
+CLEAR_LINE = "\r\x1b[2K"
+MAX_CELL = 48
+
+
+class TranscriptView:
+    def __init__(self, out: Output, *, jsonl: bool) -> None:
+        self.out = out
+        self.jsonl = jsonl
+        self.stream: IO[str] = out.stderr if jsonl else out.stdout
+        self.show = not jsonl or out.is_tty(out.stderr)
+        self.live = self.show and out.is_tty(self.stream)
+        self.color = self.live and not out.no_color
+        self._status = False
+
+    # -- the listener -----------------------------------------------------------------
+    def event(self, event: dict[str, Any]) -> None:
+        if self.jsonl:
+            self.out.stdout.write(ev.json_line(event) + "\n")
+            self.out.stdout.flush()
+        if not self.show:
+            return
+        kind = event.get("type")
+        if kind == ev.SPEECH_STARTED:
+            self._show_status("(you are speaking)")
+        elif kind == ev.USER_DELTA:
+            self._show_status(f"user: {event.get('text', '')} …")
+        elif kind == ev.USER_FINAL:
+            self._line(f"user: {event.get('text', '')}", "cyan")
+        elif kind == ev.REPLY_STARTED:
+            self._show_status("(agent is speaking)")
+        elif kind == ev.AGENT_FINAL:
+            words = [str(event.get("text") or "")]
+            if event.get("interrupted"):
+                words.append("[interrupted]")
+            self._line("agent: " + " ".join(w for w in words if w), "green")
+        elif kind == ev.REPLY_DONE:
+            self._clear()
+        elif kind == ev.TOOL_CALL and self.live:
+            self._show_status(f"(tool call: {event.get('name')})")
+        elif kind == ev.CLIENT_RESUMED:
+            self._line(f"-- connection lost; resumed session {event.get('session_id')} --",
+                       "yellow")
+
+    def warn(self, text: str) -> None:
+        self._clear()
+        self.out.warn(text)
+
+    def info(self, text: str) -> None:
+        self._clear()
+        self.out.info(text)
+
+    # -- drawing ----------------------------------------------------------------------
+    def _line(self, text: str, style: str | None) -> None:
+        self._clear()
+        self.out.styled(self.stream, text, style if self.color else None)
+
+    def _show_status(self, text: str) -> None:
+        if not self.live:
+            return
+        shown = text if not self.color else f"\x1b[2m{text}\x1b[0m"
+        self.stream.write(CLEAR_LINE + shown)
+        self.stream.flush()
+        self._status = True
+
+    def _clear(self) -> None:
+        if self._status:
+            self.stream.write(CLEAR_LINE)
+            self.stream.flush()
+            self._status = False
+
+    def close(self) -> None:
+        self._clear()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = " ".join(str(value).split())
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value} ms"
+
+
+def show_report(out: Output, report: dict[str, Any], *, jsonl: bool) -> None:
+    """jsonl: the last line on stdout. Otherwise: a table and totals on stderr."""
+    if jsonl:
+        out.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        out.stdout.flush()
+        return
+    stream = out.stderr
+    rows = [
+        [_cell(t["turn"]), _ms(t["reply_started_ms"]), _ms(t["first_audio_ms"]),
+         _cell(t["status"]), _cell(t["user"]), _cell(t["agent"])]
+        for t in report["turns"]
+    ]
+    totals = report["totals"]
+    stream.write("\n")
+    if rows:
+        stream.write(plain_table(
+            ["TURN", "TO REPLY", "TO AUDIO", "STATUS", "USER", "AGENT"], rows))
+    parts = [
+        f"session {report.get('session_id') or '-'}: {totals['duration_s']:.1f} s",
+        f"{totals['user_turns']} user turn(s)",
+        f"{totals['replies']} repl{'y' if totals['replies'] == 1 else 'ies'}"
+        f" ({totals['interrupted']} interrupted)",
+    ]
+    if totals["first_audio_ms_median"] is not None:
+        parts.append(f"first audio median {totals['first_audio_ms_median']} ms,"
+                     f" max {totals['first_audio_ms_max']} ms")
+    parts.append(f"audio {totals['audio_sent_s']:.1f} s sent,"
+                 f" {totals['audio_received_s']:.1f} s received")
+    if totals["tool_calls"]:
+        parts.append(f"{totals['tool_calls']} tool call(s),"
+                     f" {totals['tool_calls_unanswered']} unanswered,"
+                     f" {totals['tool_calls_failed']} failed")
+    if totals["resumes"]:
+        parts.append(f"{totals['resumes']} resume(s)")
+    stream.write("; ".join(parts) + "\n")
+    for call in report.get("unanswered_tool_calls") or []:
+        stream.write(f"unanswered tool call: {call.get('name')} ({call.get('call_id')})\n")
+    stream.flush()

@@ -1,0 +1,550 @@
+"""A live session from start to end: bind, stream audio, answer tools, resume, report.
+
+Threads: the caller's thread receives and handles events (so Ctrl-C lands there and the
+session can be ended cleanly); one thread streams the input audio at the pace of speech
+(`speed` times faster for tests); one short-lived thread per client tool call. A dropped
+socket is reopened and `session.resume`d inside the service's window; the audio thread
+waits meanwhile and continues where it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agentctl.errors import (
+    AgentctlError,
+    AuthError,
+    NotFoundError,
+    RejectedError,
+    UnavailableError,
+    UsageError,
+)
+from agentctl.session import events as ev
+from agentctl.session.audio import AudioSink, AudioSource
+from agentctl.session.report import build_report
+from agentctl.session.tools import ToolAnswer
+from agentctl.session.ws import Closed, Socket
+
+RESUME_WINDOW = 30.0
+RESUME_MARGIN = 1.0  # give up this long before the window closes
+END_WAIT = 3.0  # how long to wait for session.ended after session.end
+GREETING_WAIT = 30.0  # a file's audio starts after the greeting, or after this long
+POLL = 0.5
+
+
+@dataclass(frozen=True)
+class Until:
+    """When a session is over: `none` (Ctrl-C or the service), the greeting, N replies,
+    or the session timeout."""
+
+    kind: str = "none"
+    count: int = 0
+
+    @classmethod
+    def parse(cls, text: str | None) -> Until:
+        if text is None or text == "none":
+            return cls("none")
+        value = text.strip().lower()
+        if value == "reply":
+            return cls("replies", 1)
+        if value in ("greeting", "timeout"):
+            return cls(value)
+        match = re.fullmatch(r"(\d+)-repl(?:y|ies)", value)
+        if match and int(match.group(1)) > 0:
+            return cls("replies", int(match.group(1)))
+        raise UsageError(f"--until {text!r}: expected reply, greeting, N-replies or timeout",
+                         hint="e.g. --until reply, --until 2-replies")
+
+    def describe(self) -> str:
+        if self.kind == "replies":
+            return "a reply" if self.count == 1 else f"{self.count} replies"
+        return {"greeting": "the greeting", "timeout": "the timeout"}.get(self.kind, "the end")
+
+
+@dataclass
+class SessionPlan:
+    url: str
+    api_key: str
+    session: dict[str, Any]  # the session.update's `session`
+    has_greeting: bool = False
+    input_rate: int = 24000
+    output_rate: int = 24000
+    source: AudioSource | None = None
+    sink: AudioSink | None = None
+    until: Until = field(default_factory=Until)
+    timeout: float | None = None  # the whole session, seconds
+    tools: dict[str, ToolAnswer] = field(default_factory=dict)
+    tool_timeout: float = 10.0
+    speed: float = 1.0
+    chunk_ms: int = 100
+    trailing_silence_ms: int = 2000
+    resume_window: float = RESUME_WINDOW
+    open_timeout: float = 10.0
+    keep_audio: bool = False
+
+
+class Listener(Protocol):
+    def event(self, event: dict[str, Any]) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
+
+@dataclass
+class SessionResult:
+    session_id: str | None
+    outcome: str  # done, timeout, interrupted, ended
+    reply_audio: bytes
+    report: dict[str, Any]
+
+
+def error_for_session_error(event: dict[str, Any], what: str) -> AgentctlError:
+    code = str(event.get("code") or "error")
+    message = str(event.get("message") or code)
+    text = f"{what}: {message} ({code})"
+    if code in ("agent_not_found", "not_found"):
+        return NotFoundError(text, hint="see: agentctl list")
+    if code in ("unauthorized", "forbidden"):
+        return AuthError(text)
+    if code == "session_not_found":
+        return UnavailableError(text)
+    return RejectedError(text)
+
+
+class LiveSession:
+    def __init__(
+        self,
+        plan: SessionPlan,
+        listener: Listener,
+        *,
+        opener: Callable[..., Socket] = Socket.open,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.plan = plan
+        self.listener = listener
+        self._opener = opener
+        self._clock = clock
+        self._t0 = clock()
+        self._cond = threading.Condition()  # guards _sock/_generation; wakes the sender
+        self._sock: Socket | None = None
+        self._generation = 0
+        self._stop = threading.Event()
+        self._state = threading.Lock()  # reply_active and the results held back
+        self._reply_active = False
+        self._held_results: list[dict[str, Any]] = []
+        self._emit = threading.Lock()  # one writer to the listener at a time
+        self.session_id: str | None = None
+        self.records: list[tuple[float, dict[str, Any]]] = []
+        self.audio = bytearray()
+        self.audio_sent = 0
+        self.audio_received = 0
+        self.resumes = 0
+        self.ended = False
+        self.input_done = threading.Event()
+        self._greeting_over = threading.Event()
+        self._speech_seen = False
+        self._greeting_replies: set[str] = set()
+        self._greeting_done = False
+        self._current_reply: str | None = None
+        self._replies_done = 0
+        self.tool_results: list[dict[str, Any]] = []
+        self.unanswered: list[dict[str, Any]] = []
+        self._threads: list[threading.Thread] = []
+
+    # -- the whole session ------------------------------------------------------------
+    def run(self) -> SessionResult:
+        self._t0 = self._clock()
+        self._install(self._opener(self.plan.url, self.plan.api_key,
+                                   timeout=self.plan.open_timeout))
+        outcome = "interrupted"
+        try:
+            try:
+                self._send({"type": "session.update", "session": self.plan.session})
+                self._await_ready()
+                self._start_sender()
+                outcome = self._loop()
+                if outcome != "ended":
+                    self._end_session()
+            except KeyboardInterrupt:
+                outcome = "interrupted"
+                self._end_session()
+        except KeyboardInterrupt:  # a second Ctrl-C while ending: just close
+            outcome = "interrupted"
+        finally:
+            self._shutdown()
+        return SessionResult(self.session_id, outcome, bytes(self.audio), self.report(outcome))
+
+    def report(self, outcome: str) -> dict[str, Any]:
+        out_rate, in_rate = self.plan.output_rate, self.plan.input_rate
+        return build_report(
+            self.records,
+            session_id=self.session_id,
+            duration=self._clock() - self._t0,
+            greeting_replies=self._greeting_replies,
+            resumes=self.resumes,
+            audio_sent_s=self.audio_sent / 2 / in_rate,
+            audio_received_s=self.audio_received / 2 / out_rate,
+            tool_results=self.tool_results,
+            unanswered=self.unanswered,
+            outcome=outcome,
+        )
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(2.0)
+        sock = self._sock
+        if sock is not None:
+            sock.close()
+
+    # -- sockets ----------------------------------------------------------------------
+    def _install(self, sock: Socket) -> None:
+        with self._cond:
+            self._sock = sock
+            self._generation += 1
+            self._cond.notify_all()
+
+    def _send(self, event: dict[str, Any]) -> None:
+        sock = self._sock
+        if sock is None:
+            raise Closed(None, "not connected")
+        sock.send(event)
+
+    def _recv(self, timeout: float | None) -> dict[str, Any] | None:
+        sock = self._sock
+        if sock is None:
+            raise Closed(None, "not connected")
+        return sock.recv(timeout)
+
+    def _await_ready(self) -> None:
+        deadline = self._clock() + max(self.plan.open_timeout, 1.0)
+        while self.session_id is None:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise UnavailableError("connect: no session.ready from the service in time",
+                                       hint="raise --timeout, or retry later")
+            try:
+                event = self._recv(min(remaining, POLL))
+            except Closed as exc:
+                raise UnavailableError(
+                    f"connect: the service closed the connection before session.ready ({exc})"
+                ) from None
+            if event is None:
+                continue
+            self._handle(event)
+            if event.get("type") == ev.SESSION_ERROR:
+                raise error_for_session_error(event, "session.update rejected")
+
+    def _loop(self) -> str:
+        deadline = None if self.plan.timeout is None else self._t0 + self.plan.timeout
+        while True:
+            if self._satisfied():
+                return "done"
+            if self.ended:
+                return "ended"
+            now = self._clock()
+            if deadline is not None and now >= deadline:
+                return "timeout"
+            wait = POLL if deadline is None else max(0.0, min(POLL, deadline - now))
+            try:
+                event = self._recv(wait)
+            except Closed:
+                if self.ended:
+                    return "ended"
+                self._resume()
+                continue
+            if event is not None:
+                self._handle(event)
+
+    def _satisfied(self) -> bool:
+        until = self.plan.until
+        if until.kind == "greeting":
+            return self._greeting_done
+        if until.kind == "replies":
+            return self._replies_done >= until.count
+        return False
+
+    def _end_session(self) -> None:
+        """`session.end`, then wait a little for `session.ended`; the socket closes after."""
+        if self.session_id is None or self.ended:
+            return
+        try:
+            self._send({"type": "session.end"})
+        except Closed:
+            return
+        deadline = self._clock() + END_WAIT
+        while not self.ended:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return
+            try:
+                event = self._recv(min(remaining, POLL))
+            except Closed:
+                return
+            if event is not None:
+                self._handle(event)
+
+    def _resume(self) -> None:
+        """Reopen and `session.resume` before the service forgets the session."""
+        lost_at = self._clock()
+        old = self._sock
+        with self._cond:
+            self._sock = None
+        if old is not None:
+            old.close()
+        if self.session_id is None:
+            raise UnavailableError("connect: the connection dropped before session.ready")
+        window = self.plan.resume_window
+        deadline = lost_at + max(window - RESUME_MARGIN, window / 2)
+        delay = 0.05
+        problem = "no answer"
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise UnavailableError(
+                    f"the connection dropped and session {self.session_id} could not be "
+                    f"resumed within {window:g} s ({problem})",
+                    hint="check the network; the session is gone, start a new one",
+                )
+            try:
+                sock = self._opener(self.plan.url, self.plan.api_key,
+                                    timeout=min(self.plan.open_timeout, remaining))
+            except (UnavailableError, RejectedError) as exc:
+                problem = exc.message
+                time.sleep(min(delay, max(remaining, 0)))
+                delay = min(delay * 2, 2.0)
+                continue
+            ready = self._resume_on(sock, deadline)
+            if ready is None:
+                sock.close()
+                problem = "the new connection closed too"
+                time.sleep(min(delay, max(deadline - self._clock(), 0)))
+                delay = min(delay * 2, 2.0)
+                continue
+            if ready.get("type") == ev.SESSION_ERROR:
+                sock.close()
+                raise error_for_session_error(
+                    ready, f"the connection dropped and session {self.session_id} could not "
+                    "be resumed")
+            break
+        with self._state:
+            self._reply_active = False  # a reply cut by the drop never reports its end
+            held, self._held_results = self._held_results, []
+        self._install(sock)
+        self.resumes += 1
+        self._greeting_over.set()  # if the drop cut the greeting, its end never comes
+        self._dispatch({"type": ev.CLIENT_RESUMED, "session_id": self.session_id,
+                        "after_ms": round((self._clock() - lost_at) * 1000)})
+        for result in held:
+            self._submit_result(result)
+
+    def _resume_on(self, sock: Socket, deadline: float) -> dict[str, Any] | None:
+        """session.resume on a fresh socket -> session.ready / session.error, None if gone."""
+        try:
+            sock.send({"type": "session.resume", "session_id": self.session_id})
+            while self._clock() < deadline:
+                event = sock.recv(min(POLL, max(deadline - self._clock(), 0.01)))
+                if event is None:
+                    continue
+                kind = event.get("type")
+                if kind == ev.SESSION_READY:
+                    self._record(event)
+                    self._dispatch(event)
+                    return event
+                if kind == ev.SESSION_ERROR:
+                    self._record(event)
+                    self._dispatch(event)
+                    return event
+                self._handle(event)
+        except Closed:
+            return None
+        return None
+
+    # -- events -----------------------------------------------------------------------
+    def _record(self, event: dict[str, Any]) -> None:
+        self.records.append((self._clock() - self._t0, ev.summarize(event)))
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        with self._emit:
+            self.listener.event(event)
+
+    def _warn(self, text: str) -> None:
+        with self._emit:
+            self.listener.warn(text)
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        self._record(event)
+        self._dispatch(event)
+        if kind == ev.REPLY_AUDIO:
+            pcm = ev.decode_audio(event)
+            self.audio_received += len(pcm)
+            if self.plan.keep_audio:
+                self.audio.extend(pcm)
+            if self.plan.sink is not None:
+                self.plan.sink.play(pcm)
+        elif kind == ev.SESSION_READY:
+            if self.session_id is None:
+                self.session_id = str(event.get("session_id") or "")
+        elif kind == ev.SPEECH_STARTED:
+            self._speech_seen = True
+            self._greeting_over.set()
+            if self.plan.sink is not None:
+                self.plan.sink.clear()  # the user barged in: stop talking over them
+        elif kind == ev.REPLY_STARTED:
+            reply_id = str(event.get("reply_id"))
+            self._current_reply = reply_id
+            if self.plan.has_greeting and not self._speech_seen and not self._greeting_replies:
+                self._greeting_replies.add(reply_id)
+            with self._state:
+                self._reply_active = True
+        elif kind == ev.REPLY_DONE:
+            if self._current_reply in self._greeting_replies:
+                self._greeting_done = True
+                self._greeting_over.set()
+            elif self._current_reply is not None:  # not the tail of a reply cut by a drop
+                self._replies_done += 1
+            self._current_reply = None
+            with self._state:
+                self._reply_active = False
+                held, self._held_results = self._held_results, []
+            for result in held:
+                self._submit_result(result)
+        elif kind == ev.TOOL_CALL:
+            self._tool_call(event)
+        elif kind == ev.SESSION_ERROR and self.session_id is not None:
+            self._warn(f"the service reported an error: {event.get('message')} "
+                       f"({event.get('code')})")
+        elif kind == ev.SESSION_ENDED:
+            self.ended = True
+
+    # -- tools ------------------------------------------------------------------------
+    def _tool_call(self, event: dict[str, Any]) -> None:
+        name = str(event.get("name"))
+        call_id = str(event.get("call_id"))
+        answer = self.plan.tools.get(name)
+        if answer is None:
+            self.unanswered.append({"call_id": call_id, "name": name,
+                                    "arguments": event.get("arguments")})
+            self._warn(f"tool.call {name} ({call_id}) not answered: no --tool {name}=COMMAND "
+                       f"or --tool {name}=@FILE")
+            return
+        thread = threading.Thread(
+            target=self._run_tool, args=(answer, call_id, event.get("arguments", {})),
+            name=f"agentctl-tool-{call_id}", daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _run_tool(self, answer: ToolAnswer, call_id: str, arguments: Any) -> None:
+        started = self._clock()
+        result, problem = answer.run(arguments, self.plan.tool_timeout)
+        self.tool_results.append({
+            "call_id": call_id, "name": answer.name, "error": problem,
+            "ms": round((self._clock() - started) * 1000),
+        })
+        if problem:
+            self._warn(problem)
+        self._submit_result({"type": "tool.result", "call_id": call_id, "result": result})
+
+    def _submit_result(self, event: dict[str, Any]) -> None:
+        """Send now, or once the reply in progress is done (as the service expects)."""
+        with self._state:
+            if self._reply_active or self._sock is None:
+                self._held_results.append(event)
+                return
+        try:
+            self._send(event)
+        except Closed:
+            with self._state:
+                self._held_results.append(event)  # sent again after the resume
+
+    # -- the input audio --------------------------------------------------------------
+    def _start_sender(self) -> None:
+        if self.plan.source is None:
+            self.input_done.set()
+            return
+        thread = threading.Thread(target=self._stream, name="agentctl-audio-in", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _stream(self) -> None:
+        source = self.plan.source
+        assert source is not None
+        rate = self.plan.input_rate
+        chunk = max(2, rate * self.plan.chunk_ms // 1000 * 2)
+        paced = not source.realtime
+        speed = self.plan.speed
+        trailing = bytes(2 * (rate * self.plan.trailing_silence_ms // 1000)) if paced else b""
+        start = self._clock()
+        sent_s = 0.0
+        at_end = False
+        try:
+            # A recording answers the greeting: let the agent finish it first.
+            if paced and self.plan.has_greeting and not self._wait_greeting():
+                return
+            start = self._clock()
+            while not self._stop.is_set():
+                if not at_end:
+                    data = source.read(chunk)
+                    if not data:
+                        at_end = True
+                        continue
+                else:
+                    data, trailing = trailing[:chunk], trailing[chunk:]
+                    if not data:
+                        break
+                if paced:
+                    delay = start + sent_s / speed - self._clock()
+                    if delay > 0 and self._stop.wait(delay):
+                        return
+                resumed = self._send_audio(data)
+                if resumed is None:
+                    return
+                if resumed:  # carry on at the pace of speech, not in a burst
+                    start = self._clock() - sent_s / speed
+                sent_s += len(data) / 2 / rate
+                self.audio_sent += len(data)
+        except Exception as exc:  # a broken source (stdin closed, device gone)
+            self._warn(f"the input audio stopped: {exc}")
+        finally:
+            self.input_done.set()
+
+    def _wait_greeting(self) -> bool:
+        """False if the session is stopping; True once the greeting is over (or late)."""
+        deadline = self._clock() + GREETING_WAIT
+        while not self._greeting_over.wait(0.1):
+            if self._stop.is_set():
+                return False
+            if self._clock() >= deadline:
+                break
+        return not self._stop.is_set()
+
+    def _send_audio(self, pcm: bytes) -> bool | None:
+        """True if it went out after a resume, False if at once, None if stopping."""
+        event = {"type": "input.audio", "audio": base64.b64encode(pcm).decode("ascii")}
+        resumed = False
+        while not self._stop.is_set():
+            with self._cond:
+                sock, generation = self._sock, self._generation
+            if sock is not None:
+                try:
+                    sock.send(event)
+                    return resumed
+                except Closed:
+                    pass
+            resumed = True
+            with self._cond:
+                self._cond.wait_for(
+                    lambda g=generation: self._stop.is_set() or (
+                        self._generation != g and self._sock is not None),
+                    timeout=1.0,
+                )
+        return None

@@ -1,0 +1,400 @@
+"""`agentctl connect`: the real CLI against the real emulator's WebSocket on loopback."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentctl.emulator import server
+from tests.conftest import TEST_KEY, run_cli
+from tests.session.wavgen import read_wav_stdlib, utterances, wav_file
+
+FAST = ("--speed", "20")
+ONE_TURN = (("s", 0.5), ("t", 1.2), ("s", 0.3))
+AGENT_YAML = """\
+name: helper
+system_prompt: You help.
+voice: {voice_id: ivy}
+"""
+GREETER_YAML = AGENT_YAML.replace("name: helper", "name: greeter") + "greeting: Hi, how can I help?\n"
+TOOL_SCRIPT = {"turns": [{"user": "Look up my order.",
+                          "tool_calls": [{"name": "lookup", "arguments": {"order": 7}}],
+                          "reply": "Your order: {result}"}]}
+
+
+def start_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **live: Any):
+    running = server.start(port=0, db_path=tmp_path / "live.sqlite3",
+                           live={"speed": 50.0, **live})
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("AGENTCTL_BASE_URL", running.base_url)
+    return running
+
+
+@pytest.fixture
+def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[server.RunningEmulator]:
+    running = start_live(tmp_path, monkeypatch)
+    try:
+        yield running
+    finally:
+        running.stop()
+    assert running.errors == []
+
+
+def sessions(emulator: server.RunningEmulator) -> list[Any]:
+    return emulator.app.state.live.history
+
+
+@pytest.fixture
+def speech_wav(tmp_path: Path) -> str:
+    # 44.1 kHz stereo: the CLI converts it to 24 kHz mono.
+    pcm = utterances(*ONE_TURN, rate=44100)
+    return str(wav_file(tmp_path / "question.wav", pcm, rate=44100, channels=2))
+
+
+def create(write, text: str = AGENT_YAML) -> None:
+    run_cli("create", "-f", write("agent.yaml", text))
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+# -- the main paths --------------------------------------------------------------------
+def test_stored_agent_wav_in_transcript_and_wav_out(live, write, speech_wav, tmp_path):
+    create(write, GREETER_YAML)
+    out = tmp_path / "reply.wav"
+    result = run_cli("connect", "greeter", "--input", speech_wav, "--output", str(out), *FAST)
+    assert lines(result.stdout) == [
+        "agent: Hi, how can I help?",
+        "user: [1.2 seconds of speech]",
+        "agent: I heard 1.2 seconds of speech.",
+    ]
+    rate, channels, width, frames = read_wav_stdlib(out)
+    assert (rate, channels, width) == (24000, 1, 2)
+    # The greeting (19 characters) and the reply (30), at 60 ms a character.
+    assert len(frames) == 2 * 24000 * (19 + 30) * 60 // 1000
+    # The report goes to stderr, so stdout stays the transcript.
+    assert "TURN" in result.stderr and "greeting" in result.stderr
+    assert "saved 2.9 s of agent audio" in result.stderr
+    (session,) = sessions(live)
+    assert session.config["agent_id"] and session.end_reason == "client"
+    assert session.received[0] == "session.update" and session.received[-1] == "session.end"
+
+
+def test_inline_spec_jsonl_every_event_then_the_report(live, write, speech_wav):
+    spec = write("inline.yaml", GREETER_YAML + "llm: [{model: m}]\n")
+    result = run_cli("connect", "-f", spec, "-i", speech_wav, "-o", "jsonl", *FAST)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "session.ready" and kinds[-1] == "report"
+    assert kinds[-2] == "session.ended"
+    audio = [e for e in events if e["type"] == "reply.audio"]
+    assert audio and all(set(e["data"]) == {"bytes"} and e["data"]["bytes"] > 0 for e in audio)
+    assert kinds.index("input.speech.stopped") < kinds.index("transcript.user") < (
+        kinds.index("reply.started", kinds.index("transcript.user")))
+    report = events[-1]
+    greeting, turn = report["turns"]
+    assert greeting["turn"] == "greeting" and turn["turn"] == 1
+    assert turn["user"] == "[1.2 seconds of speech]"
+    assert turn["reply_started_ms"] >= 0 and turn["first_audio_ms"] >= turn["reply_started_ms"]
+    assert report["totals"]["user_turns"] == 1 and report["totals"]["replies"] == 2
+    assert "llm: not part of an inline session; ignored" in result.stderr
+    (session,) = sessions(live)
+    assert "agent_id" not in session.config
+    assert session.config["output"]["voice"] == "ivy"  # voice.voice_id, sent inline
+    assert TEST_KEY not in result.stdout + result.stderr
+
+
+def test_until_greeting_needs_no_audio_turn(live, write, speech_wav):
+    create(write, GREETER_YAML)
+    result = run_cli("connect", "greeter", "-i", speech_wav, "--until", "greeting", *FAST)
+    assert lines(result.stdout) == ["agent: Hi, how can I help?"]
+
+
+def test_two_replies_from_two_utterances(live, write, tmp_path):
+    create(write, AGENT_YAML + "input: {turn_detection: {interrupt_response: false}}\n")
+    pcm = utterances(("s", 0.3), ("t", 0.8), ("s", 1.5), ("t", 0.6), ("s", 0.2))
+    wav = str(wav_file(tmp_path / "two.wav", pcm))
+    result = run_cli("connect", "helper", "-i", wav, "--until", "2-replies", *FAST)
+    assert lines(result.stdout) == [
+        "user: [0.8 seconds of speech]", "agent: I heard 0.8 seconds of speech.",
+        "user: [0.6 seconds of speech]", "agent: I heard 0.6 seconds of speech.",
+    ]
+
+
+def test_raw_pcm_on_stdin(live, write, monkeypatch):
+    import io
+
+    from tests import conftest
+
+    create(write)
+    pcm = utterances(*ONE_TURN)
+    monkeypatch.setattr(conftest._Stream, "buffer", io.BytesIO(pcm), raising=False)
+    result = run_cli("connect", "helper", "--input", "-", *FAST)
+    assert "user: [1.2 seconds of speech]" in lines(result.stdout)
+
+
+# -- tools -----------------------------------------------------------------------------
+TOOL_AGENT = AGENT_YAML + """\
+tools:
+  - name: lookup
+    description: Look up an order.
+    parameters: {type: object, properties: {order: {type: number}}}
+    timeout_seconds: 5
+"""
+
+
+@pytest.fixture
+def tool_live(tmp_path, monkeypatch):
+    running = start_live(tmp_path, monkeypatch, script=TOOL_SCRIPT, speed=100.0)
+    try:
+        yield running
+    finally:
+        running.stop()
+    assert running.errors == []
+
+
+def test_a_client_tool_answered_by_a_command(tool_live, write, speech_wav, tmp_path):
+    create(write, TOOL_AGENT)
+    seen = tmp_path / "args.json"
+    code = ("import sys, json; args = json.load(sys.stdin); "
+            f"open({str(seen)!r}, 'w').write(json.dumps(args)); "
+            "print(json.dumps({'ok': True, 'order': args['order']}))")
+    command = shlex.join([sys.executable, "-c", code])
+    result = run_cli("connect", "helper", "-i", speech_wav, "--tool", f"lookup={command}",
+                     "-o", "jsonl", *FAST)
+    assert json.loads(seen.read_text()) == {"order": 7}
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    agent = [e["text"] for e in events if e["type"] == "transcript.agent"]
+    assert agent == ['Your order: {"ok": true, "order": 7}']
+    report = events[-1]
+    assert report["totals"]["tool_calls"] == 1 and report["unanswered_tool_calls"] == []
+    assert report["turns"][0]["tool_calls"] == ["lookup"]
+    (session,) = sessions(tool_live)
+    assert session.tool_calls[0]["result"] == '{"ok": true, "order": 7}'
+
+
+def test_a_client_tool_answered_from_a_file(tool_live, write, speech_wav):
+    create(write, TOOL_AGENT)
+    answer = write("result.json", '{"status": "shipped"}\n')
+    result = run_cli("connect", "helper", "-i", speech_wav, "--tool", f"lookup=@{answer}",
+                     *FAST)
+    assert 'agent: Your order: {"status": "shipped"}' in lines(result.stdout)
+
+
+def test_a_failing_tool_command_is_reported_and_answered_with_an_error(
+        tool_live, write, speech_wav):
+    create(write, TOOL_AGENT)
+    command = shlex.join([sys.executable, "-c", "import sys; sys.exit('no such order')"])
+    result = run_cli("connect", "helper", "-i", speech_wav, "--tool", f"lookup={command}",
+                     *FAST)
+    assert "warning: tool lookup: the command exited with 1 (no such order)" in result.stderr
+    assert any(line.startswith('agent: Your order: {"error"') for line in lines(result.stdout))
+
+
+def test_an_unanswered_tool_call_is_a_warning_and_in_the_report(tool_live, write, speech_wav):
+    create(write, TOOL_AGENT)
+    result = run_cli("connect", "helper", "-i", speech_wav, *FAST)
+    assert "warning: tool.call lookup (call_" in result.stderr
+    assert "not answered: no --tool lookup=COMMAND" in result.stderr
+    assert "unanswered tool call: lookup" in result.stderr
+    # The agent gave up waiting (timeout_seconds 5, at speed 100) and said so.
+    assert "agent: Your order: error: no result from lookup within 5 s" in lines(result.stdout)
+
+
+# -- trouble ---------------------------------------------------------------------------
+def test_a_dropped_socket_is_resumed_and_marked(tmp_path, monkeypatch, write):
+    running = start_live(tmp_path, monkeypatch, drop_after_events=1)
+    try:
+        create(write)
+        wav = str(wav_file(tmp_path / "q.wav", utterances(("s", 1.0), ("t", 1.2), ("s", 0.3))))
+        result = run_cli("connect", "helper", "-i", wav, *FAST)
+        (session,) = sessions(running)
+    finally:
+        running.stop()
+    assert running.errors == []
+    out = lines(result.stdout)
+    assert out[0] == f"-- connection lost; resumed session {session.id} --"
+    assert out[1].startswith("user: [") and out[2].startswith("agent: I heard")
+    assert session.resumes == 1 and session.connections == 2
+    assert "1 resume(s)" in result.stderr
+
+
+def test_output_refuses_to_overwrite_without_force(live, write, speech_wav, tmp_path):
+    create(write)
+    existing = tmp_path / "out.wav"
+    existing.write_bytes(b"keep me")
+    result = run_cli("connect", "helper", "-i", speech_wav, "--output", str(existing),
+                     *FAST, exit_code=2)
+    assert "the file exists" in result.stderr and "--force" in result.stderr
+    assert existing.read_bytes() == b"keep me" and sessions(live) == []
+    run_cli("connect", "helper", "-i", speech_wav, "--output", str(existing), "--force", *FAST)
+    assert read_wav_stdlib(existing)[0] == 24000
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), "give either AGENT"),
+    (("helper", "-f", "x.yaml"), "give either AGENT"),
+    (("helper", "--until", "soon"), "--until 'soon'"),
+    (("helper", "--until", "timeout", "-i", "x.wav"), "needs --timeout-session"),
+    (("helper", "--tool", "lookup"), "expected NAME=COMMAND"),
+    (("helper", "--tool", "lookup=@/nonexistent/r.json"), "cannot read"),
+])
+def test_usage_errors_exit_2(live, write, args, message):
+    create(write)
+    result = run_cli("connect", *args, exit_code=2)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and sessions(live) == []
+
+
+def test_an_unreadable_input_exits_2(live, write, tmp_path):
+    create(write)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"this is text")
+    result = run_cli("connect", "helper", "-i", str(bad), exit_code=2)
+    assert result.stderr.startswith(f"error: --input {bad}: not a WAV file")
+
+
+def test_unknown_agent_exits_5(live):
+    result = run_cli("connect", "nobody", "-i", "x.wav", exit_code=5)
+    assert "no agent with id or name 'nobody'" in result.stderr
+
+
+def test_a_rejected_key_exits_4(tmp_path, monkeypatch, write, speech_wav):
+    running = server.start(port=0, db_path=tmp_path / "k.sqlite3", api_keys=["other-key"])
+    try:
+        monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
+        monkeypatch.setenv("AGENTCTL_BASE_URL", running.base_url)
+        result = run_cli("connect", "-f", write("a.yaml", AGENT_YAML), "-i", speech_wav,
+                         exit_code=4)
+    finally:
+        running.stop()
+    assert "authentication failed (401 Unauthorized)" in result.stderr
+    assert TEST_KEY not in result.stderr
+
+
+def test_the_service_rejecting_the_session_exits_6(live, write, speech_wav):
+    spec = write("a.yaml", AGENT_YAML + "tools:\n  - name: t\n    http: {url: 'http://127.0.0.1:9/x'}\n")
+    # Valid for an emulator on loopback, but this one was not started to allow it.
+    result = run_cli("connect", "-f", spec, "-i", speech_wav, exit_code=6)
+    assert "session.update rejected: session.tools[0].http.url: must be an https URL" in (
+        result.stderr)
+
+
+def test_a_session_timeout_before_until_exits_7_after_the_report(live, write, speech_wav):
+    create(write)
+    result = run_cli("connect", "helper", "-i", speech_wav, "--until", "3-replies", *FAST,
+                     "--timeout-session", "1", exit_code=7)
+    assert "session timeout: 3 replies did not come within 1 s" in result.stderr
+    assert "agent: I heard 1.2 seconds of speech." in lines(result.stdout)
+    assert "TURN" in result.stderr  # the report still came
+
+
+def test_until_timeout_is_success(live, write, speech_wav):
+    create(write)
+    result = run_cli("connect", "helper", "-i", speech_wav, "--until", "timeout",
+                     "--timeout-session", "0.5", "-o", "jsonl", *FAST)
+    assert json.loads(result.stdout.splitlines()[-1])["outcome"] == "timeout"
+
+
+def test_no_sound_support_exits_2_with_the_hint(live, write, monkeypatch):
+    create(write)
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails
+    result = run_cli("connect", "helper", exit_code=2)
+    assert "microphone and speaker need the optional audio support" in result.stderr
+    assert "pip install 'agentctl[audio]'" in result.stderr
+
+
+def test_local_uses_the_embedded_emulator(write, speech_wav):
+    spec = write("a.yaml", AGENT_YAML)
+    result = run_cli("--local", "connect", "-f", spec, "-i", speech_wav, "--speed", "50")
+    assert "user: [1.2 seconds of speech]" in lines(result.stdout)
+
+
+# -- interactive: a fake sound card, and Ctrl-C ----------------------------------------
+class _FakeSoundDevice(types.ModuleType):
+    """Just enough of sounddevice: a microphone that says one thing, then is quiet."""
+
+    def __init__(self) -> None:
+        super().__init__("sounddevice")
+        self.played: list[bytes] = []
+        fake = self
+
+        class RawInputStream:
+            def __init__(self, samplerate, channels, dtype, blocksize, callback):
+                assert (channels, dtype) == (1, "int16")
+                self.rate, self.block, self.callback = samplerate, blocksize, callback
+                self.stopped = threading.Event()
+
+            def start(self):
+                threading.Thread(target=self._run, daemon=True).start()
+
+            def _run(self):
+                pcm = utterances(*ONE_TURN, rate=self.rate)
+                size = 2 * self.block
+                i = 0
+                while not self.stopped.wait(0.005):  # 100 ms blocks, 20x real time
+                    block = pcm[i:i + size] if i < len(pcm) else bytes(size)
+                    self.callback(block.ljust(size, b"\0"), self.block, None, None)
+                    i += size
+
+            def stop(self):
+                self.stopped.set()
+
+            def close(self):
+                self.stopped.set()
+
+        class RawOutputStream:
+            def __init__(self, samplerate, channels, dtype):
+                pass
+
+            def start(self):
+                pass
+
+            def write(self, data):
+                fake.played.append(bytes(data))
+
+            def stop(self):
+                pass
+
+            def close(self):
+                pass
+
+        self.RawInputStream = RawInputStream
+        self.RawOutputStream = RawOutputStream
+
+
+def test_microphone_speaker_and_ctrl_c_end_the_session_cleanly(live, write, monkeypatch):
+    create(write)
+    fake = _FakeSoundDevice()
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+
+    def press_ctrl_c_after_the_reply() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            history = sessions(live)
+            if history and history[0].sent.count("reply.done") >= 1 and fake.played:
+                break
+            time.sleep(0.01)
+        signal.pthread_kill(main_thread, signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_after_the_reply, daemon=True)
+    presser.start()
+    result = run_cli("connect", "helper", exit_code=130)
+    presser.join()
+    assert "agent: I heard 1.2 seconds of speech." in lines(result.stdout)
+    (session,) = sessions(live)
+    assert session.received[-1] == "session.end" and session.end_reason == "client"
+    assert sum(len(b) for b in fake.played) == 2 * 24000 * 30 * 60 // 1000
