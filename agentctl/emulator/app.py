@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentctl.emulator import tokens as tokens_mod
+from agentctl.emulator.openapi import openapi_json
 from agentctl.emulator.store import Store
 from agentctl.spec.rules import MASK, Problem, check_agent
 
@@ -625,6 +626,7 @@ def create_app(
         Route("/v1/token", token, methods=["GET"]),
         # The live session: WebSocket `/v1/ws` comes from `live.py` (below).
         Route("/_emulator/requests", emulator_requests, methods=["GET", "DELETE"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
     from agentctl.emulator.live import live_routes
 
