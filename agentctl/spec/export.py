@@ -54,3 +54,27 @@ def export_spec(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             entry["api_key"] = claim(variable_name("llm", str(index), "api_key")
                                      if index else "LLM_API_KEY")
     return spec, variables
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def secret_placeholders(spec: dict[str, Any]) -> dict[tuple[str | int, ...], str]:
+    """Where `export_spec` put a `${VAR}` for a write-only value: path -> variable name."""
+    found: dict[tuple[str | int, ...], str] = {}
+
+    def note(path: tuple[str | int, ...], value: Any) -> None:
+        match = _PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+        if match:
+            found[path] = match.group(1)
+
+    for i, tool in enumerate(spec.get("tools") or []):
+        http = tool.get("http") if isinstance(tool, dict) else None
+        headers = http.get("headers") if isinstance(http, dict) else None
+        for j, header in enumerate(headers if isinstance(headers, list) else []):
+            if isinstance(header, dict):
+                note(("tools", i, "http", "headers", j, "value"), header.get("value"))
+    for i, entry in enumerate(spec.get("llm") or []):
+        if isinstance(entry, dict):
+            note(("llm", i, "api_key"), entry.get("api_key"))
+    return found

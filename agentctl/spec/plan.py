@@ -103,8 +103,10 @@ def _empty(value: Any) -> bool:
 
 def _diff(path: Path, wanted: Any, have: Any) -> list[Change]:
     if is_write_only(path):
-        # Unreadable on the server: a header that exists is taken as set.
-        return [] if have is not MISSING or _empty(wanted) else [Change(path, have, wanted)]
+        # Unreadable on the server: a header that exists is taken as set, and so is the
+        # key of an llm entry that exists (reads omit the key or leave it blank).
+        unreadable = have is not MISSING or path[:1] == ("llm",)
+        return [] if unreadable or _empty(wanted) else [Change(path, have, wanted)]
     if _empty(wanted) and _empty(have):
         return []
     if isinstance(wanted, dict) and isinstance(have, dict):
@@ -157,3 +159,160 @@ def _diff_named(path: Path, wanted: list[Any], have: list[Any]) -> list[Change]:
     if not changes and [i["name"] for i in have] != wanted_names:
         changes.append(Change(path, [i["name"] for i in have], wanted_names))  # order only
     return changes
+
+
+# -- many agents at once: diff, apply, promote ---------------------------------------------
+
+ACTIONS = ("create", "update", "unchanged", "delete")
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    """What `diff`/`apply` would do to one agent, matched by name."""
+
+    name: str
+    action: str  # one of ACTIONS
+    current: dict[str, Any] | None = None  # the server record (None for a create)
+    changes: tuple[Change, ...] = ()
+    body: dict[str, Any] | None = None  # the POST (create) or PUT (update) body
+    where: str = ""  # file:line of the spec, for messages
+
+    @property
+    def id(self) -> str | None:
+        value = (self.current or {}).get("id")
+        return str(value) if value is not None else None
+
+    @property
+    def writes(self) -> bool:
+        return self.action != "unchanged"
+
+
+def group_by_name(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Server list items by name, in the server's order."""
+    named: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        named.setdefault(str(item.get("name")), []).append(item)
+    return named
+
+
+def ambiguous_names(
+    names: list[str], items: list[dict[str, Any]]
+) -> dict[str, list[str]]:
+    """Names that match several agents on the server -> their ids (an error before writing)."""
+    named = group_by_name(items)
+    return {
+        name: [str(i.get("id")) for i in named[name]]
+        for name in dict.fromkeys(names)
+        if len(named.get(name, [])) > 1
+    }
+
+
+def plan_agent(spec: dict[str, Any], current: dict[str, Any] | None, where: str = "") -> AgentPlan:
+    """One spec against its server record (None: not there, so a create)."""
+    name = str(spec.get("name"))
+    if current is None:
+        body = {k: copy.deepcopy(v) for k, v in spec.items() if k not in READ_ONLY_FIELDS}
+        return AgentPlan(name, "create", None, tuple(creation_changes(body)), body, where)
+    plan = plan_update(current, spec)
+    if plan.empty:
+        return AgentPlan(name, "unchanged", current, (), None, where)
+    return AgentPlan(name, "update", current, tuple(plan.changes), plan.body, where)
+
+
+def creation_changes(spec: dict[str, Any]) -> list[Change]:
+    """A new agent as changes: every field it states, added."""
+    return [
+        Change((key,), MISSING, value)
+        for key, value in spec.items()
+        if key not in READ_ONLY_FIELDS and not _empty(value)
+    ]
+
+
+def prune_plans(
+    items: list[dict[str, Any]], keep: set[str], prefix: str
+) -> list[AgentPlan]:
+    """Agents named `prefix*` on the server that no spec names: to be deleted.
+
+    The prefix is required (callers refuse an empty one): it is what keeps one team's
+    apply from deleting another team's agents.
+    """
+    if not prefix:
+        raise ValueError("prune needs a name prefix")
+    return [
+        AgentPlan(str(item.get("name")), "delete", item)
+        for item in items
+        if str(item.get("name", "")).startswith(prefix) and item.get("name") not in keep
+    ]
+
+
+def fill_secrets(
+    spec: dict[str, Any],
+    placeholders: dict[Path, str],
+    target: dict[str, Any] | None,
+    env: dict[str, str] | Any,
+) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
+    """Give each write-only placeholder of an exported spec a value for `promote`.
+
+    For each `${VAR}` at a write-only path: MASK ("keep the stored value") when the target
+    agent already has that header (tool and header matched by name, the header name without
+    case, as the service does) or that llm entry; else the variable from `env`; else it
+    is missing. Returns the filled spec and the missing (path, variable) pairs.
+    """
+    filled = copy.deepcopy(spec)
+    missing: list[tuple[Path, str]] = []
+    for path, variable in placeholders.items():
+        if _target_has(target, filled, path):
+            value: Any = MASK
+        elif env.get(variable) is not None:
+            value = env[variable]
+        else:
+            missing.append((path, variable))
+            continue
+        _set(filled, path, value)
+    return filled, missing
+
+
+def _target_has(target: dict[str, Any] | None, spec: dict[str, Any], path: Path) -> bool:
+    if not target:
+        return False
+    if path[:1] == ("tools",) and len(path) == 6:
+        _, i, _, _, j, _ = path
+        tool, header = spec["tools"][i], spec["tools"][i]["http"]["headers"][j]
+        for have in target.get("tools") or []:
+            if isinstance(have, dict) and have.get("name") == tool.get("name"):
+                http = have.get("http") if isinstance(have.get("http"), dict) else {}
+                return any(
+                    isinstance(h, dict) and isinstance(h.get("name"), str)
+                    and h["name"].lower() == str(header.get("name", "")).lower()
+                    and "value" in h
+                    for h in http.get("headers") or []
+                )
+        return False
+    if path[:1] == ("llm",) and len(path) == 3:
+        entries = target.get("llm") or []
+        return isinstance(path[1], int) and path[1] < len(entries) and isinstance(
+            entries[path[1]], dict
+        )
+    return False
+
+
+def _set(data: Any, path: Path, value: Any) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
+def masked_secrets(spec: dict[str, Any]) -> list[Path]:
+    """Write-only values that are the read mask itself: "keep" on an update, but on a
+    create there is nothing to keep (the service refuses them)."""
+    found: list[Path] = []
+    for i, tool in enumerate(spec.get("tools") or []):
+        http = tool.get("http") if isinstance(tool, dict) else None
+        headers = http.get("headers") if isinstance(http, dict) else None
+        for j, header in enumerate(headers if isinstance(headers, list) else []):
+            if isinstance(header, dict) and header.get("value") == MASK:
+                found.append(("tools", i, "http", "headers", j, "value"))
+    for i, entry in enumerate(spec.get("llm") or []):
+        if isinstance(entry, dict) and entry.get("api_key") == MASK:
+            found.append(("llm", i, "api_key"))
+    return found
