@@ -28,6 +28,7 @@ class State:
     _settings: Settings | None = None
     _config: Config | None = None
     _api: AgentsAPI | None = None
+    _apis: dict[str, AgentsAPI] = field(default_factory=dict)
     _closers: list[Any] = field(default_factory=list)
 
     # -- configuration ----------------------------------------------------------------
@@ -71,24 +72,55 @@ class State:
     # -- the API ----------------------------------------------------------------------
     def api(self) -> AgentsAPI:
         if self._api is None:
-            from agentctl.api.client import AgentsAPI
-            from agentctl.api.transport import build_client
-            from agentctl.errors import AuthError
-
-            settings = self.settings
-            base_url = self.local_emulator_url() if settings.local else settings.base_url
-            if not settings.api_key:
-                raise AuthError(
-                    "no API key",
-                    hint="set ASSEMBLYAI_API_KEY, pass --api-key, or use a profile "
-                    "(agentctl config set api_key_env VAR); --local needs none",
-                )
-            out = self.output()
-            log = out.info if (settings.debug or settings.verbose) else None
-            http = build_client(base_url, settings.api_key, settings.timeout, log=log)
-            self._closers.append(http.close)
-            self._api = AgentsAPI(http, on_retry=out.warn if log or settings.verbose else None)
+            self._api = self._build_api(self.settings)
         return self._api
+
+    def api_for(self, profile_name: str) -> AgentsAPI:
+        """A client for a named profile (`promote --from/--to`), one per profile per run.
+
+        The profile's own base URL and key win over $AGENTCTL_BASE_URL and
+        $ASSEMBLYAI_API_KEY here: those would otherwise point both sides of a promote at
+        one account. A profile that sets neither still falls back to them.
+        """
+        if profile_name not in self._apis:
+            from agentctl.settings import resolve
+
+            profile = self.config.profile(profile_name)
+            env = dict(os.environ)
+            if profile.get("api_key") or profile.get("api_key_env"):
+                env.pop("ASSEMBLYAI_API_KEY", None)
+            if profile.get("base_url") or "local" in profile:
+                env.pop("AGENTCTL_BASE_URL", None)
+                env.pop("AGENTCTL_LOCAL", None)
+            flags = {k: self.flags.get(k) for k in ("timeout", "verbose", "debug", "no_color")}
+            settings = resolve(flags, env, profile, profile_name)
+            if settings.api_key:
+                _SECRETS.append(settings.api_key)
+            self._apis[profile_name] = self._build_api(settings, profile_name)
+        return self._apis[profile_name]
+
+    def _build_api(self, settings: Settings, profile_name: str | None = None) -> AgentsAPI:
+        from agentctl.api.client import AgentsAPI
+        from agentctl.api.transport import build_client
+        from agentctl.errors import AuthError
+
+        base_url = self.local_emulator_url() if settings.local else settings.base_url
+        if not settings.api_key:
+            if profile_name is not None:
+                raise AuthError(
+                    f"no API key for profile {profile_name!r}",
+                    hint=f"agentctl config set api_key_env VAR --profile {profile_name}",
+                )
+            raise AuthError(
+                "no API key",
+                hint="set ASSEMBLYAI_API_KEY, pass --api-key, or use a profile "
+                "(agentctl config set api_key_env VAR); --local needs none",
+            )
+        out = self.output()
+        log = out.info if (settings.debug or settings.verbose) else None
+        http = build_client(base_url, settings.api_key, settings.timeout, log=log)
+        self._closers.append(http.close)
+        return AgentsAPI(http, on_retry=out.warn if log or settings.verbose else None)
 
     def base_url(self) -> str:
         return self.local_emulator_url() if self.settings.local else self.settings.base_url

@@ -1,0 +1,167 @@
+"""validate / diff / apply / promote on screen: diagnostics, plans, results, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from agentctl.render.output import OutputMode
+from agentctl.spec.plan import MISSING, mask_value
+from agentctl.spec.rules import format_path
+
+if TYPE_CHECKING:
+    from agentctl.render.output import Output
+    from agentctl.spec.plan import AgentPlan, Change
+
+# What each plan action is called before and after it happens.
+PENDING = {"create": "to create", "update": "to update", "unchanged": "unchanged",
+           "delete": "to delete"}
+DONE = {"create": "created", "update": "updated", "unchanged": "unchanged",
+        "delete": "deleted"}
+MARKS = {"create": ("+", "green"), "update": ("~", "yellow"), "unchanged": ("=", "dim"),
+         "delete": ("-", "red")}
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+def diagnostic_text(item: dict[str, Any]) -> str:
+    """`file:line: field: message`, leaving out what is not known."""
+    where = item["file"] if item.get("line") is None else f"{item['file']}:{item['line']}"
+    if item.get("path"):
+        return f"{where}: {item['path']}: {item['message']}"
+    return f"{where}: {item['message']}"
+
+
+def show_diagnostics(out: Output, items: Sequence[dict[str, Any]], summary: str) -> None:
+    """Every finding (a JSON/YAML list with -o json|yaml), then the summary line."""
+    if out.mode in (OutputMode.json, OutputMode.yaml):
+        out.data(list(items))
+    else:
+        for item in items:
+            style = "bold red" if item["severity"] == "error" else "yellow"
+            out.text(f"{item['severity']}: {diagnostic_text(item)}", style)
+            if item.get("hint"):
+                out.text(f"  hint: {item['hint']}", "dim")
+    out.text(summary, "bold")
+
+
+# -- plans -------------------------------------------------------------------------------------
+
+
+def _shown(path: tuple[str | int, ...], value: Any) -> Any:
+    return None if value is MISSING else mask_value(path, value)
+
+
+def change_record(change: Change) -> dict[str, Any]:
+    """One change as JSON: write-only values masked, a missing side as null."""
+    return {
+        "path": format_path(change.path),
+        "old": _shown(change.path, change.old),
+        "new": _shown(change.path, change.new),
+    }
+
+
+def plan_record(plan: AgentPlan, agent_id: str | None = None) -> dict[str, Any]:
+    return {
+        "name": plan.name,
+        "id": agent_id or plan.id,
+        "action": plan.action,
+        "changes": [change_record(c) for c in plan.changes],
+    }
+
+
+def show_plans(out: Output, plans: Sequence[AgentPlan], *, full: bool = True) -> None:
+    """The readable plan: one heading per agent, its changes below.
+
+    `full` lists every field of an agent to be created (diff, --dry-run); without it a
+    create is one line (apply, which prints its results right after).
+    """
+    from agentctl.render.diffview import STYLES, diff_lines
+    from agentctl.render.output import ordered, to_yaml
+    from agentctl.render.redact import mask_record
+
+    for plan in plans:
+        mark, style = MARKS[plan.action]
+        label = f"agent {plan.name!r}" + (f" ({plan.id})" if plan.id else "")
+        if plan.action == "create":
+            head = f"{label} will be created" + (f" from {plan.where}" if plan.where else "")
+        elif plan.action == "update":
+            head = f"{label}: {plural(len(plan.changes), 'change')}"
+        elif plan.action == "delete":
+            head = f"{label} will be deleted (not in the files)"
+        else:
+            head = f"{label}: no changes"
+        out.text(f"{mark} {head}", style)
+        if plan.action == "create" and full:
+            # The new agent as its spec (secrets masked): long prompts stay readable.
+            for line in to_yaml(ordered(mask_record(plan.body or {}))).splitlines():
+                out.text(f"    + {line}", STYLES["add"])
+        elif plan.action == "update":
+            for line_style, line in diff_lines(list(plan.changes)):
+                out.text(f"    {line}", STYLES[line_style])
+
+
+def plan_summary(plans: Sequence[AgentPlan], words: dict[str, str] = PENDING) -> str:
+    counts = {action: 0 for action in words}
+    for plan in plans:
+        counts[plan.action] += 1
+    parts = [f"{counts[a]} {words[a]}" for a in ("create", "update", "unchanged")]
+    if counts["delete"]:
+        parts.append(f"{counts['delete']} {words['delete']}")
+    return ", ".join(parts)
+
+
+def show_plan_data(
+    out: Output, plans: Sequence[AgentPlan], ids: dict[str, str] | None = None, *,
+    listed: Sequence[AgentPlan] | None = None, **extra: Any,
+) -> None:
+    """-o json|yaml: {**extra, "agents": [every plan]}; -o name|id: the `listed` plans'
+    names or ids, one per line (all plans when not given)."""
+    ids = ids or {}
+    listed = plans if listed is None else listed
+    if out.mode in (OutputMode.json, OutputMode.yaml):
+        out.data({**extra, "agents": [plan_record(p, ids.get(p.name)) for p in plans]})
+    elif out.mode == OutputMode.name:
+        out.lines(p.name for p in listed)
+    elif out.mode == OutputMode.id:
+        out.lines(i for i in (ids.get(p.name) or p.id for p in listed) if i)
+
+
+def show_results(
+    out: Output, plans: Sequence[AgentPlan], ids: dict[str, str]
+) -> None:
+    """After apply: what happened to each agent, aligned, with ids."""
+    width = max((len(p.name) for p in plans), default=0)
+    for plan in plans:
+        style = MARKS[plan.action][1]
+        agent_id = ids.get(plan.name) or plan.id or ""
+        out.text(f"{DONE[plan.action]:<9}  {plan.name:<{width}}  {agent_id}".rstrip(),
+                 style if plan.action != "unchanged" else None)
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def progress(out: Output, total: int, description: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when stderr is a terminal; nothing at all otherwise.
+
+    Yields `advance()`, safe to call from worker threads.
+    """
+    if total <= 0 or not out.is_tty(out.stderr):
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        console=out.console(out.stderr), transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
