@@ -49,6 +49,24 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    script: Annotated[
+        Path | None,
+        typer.Option(
+            "--script",
+            metavar="FILE.yaml",
+            dir_okay=False,
+            help="What the live session's agent hears and says, turn by turn (transcripts,"
+            " replies, tool calls; see the README). Default: it describes the audio.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_loopback_tools: Annotated[
+        bool,
+        typer.Option(
+            "--allow-loopback-tools",
+            help="Let HTTP tools use http://127.0.0.1 URLs (the emulator calls them).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the REST API (and the live session) on HOST:PORT until Ctrl-C."""
     import sqlite3
@@ -58,6 +76,7 @@ def serve(
     from agentctl.errors import UnavailableError, UsageError
 
     fault_config = parse_faults(faults) if faults else None  # a bad SPEC: exit 2 before binding
+    live = {"script": _load_script(script)} if script is not None else None
 
     keys = list(api_key or [])
     if db is None:
@@ -71,7 +90,8 @@ def serve(
             f"cannot create {db.parent}: {exc.strerror or exc}", hint="choose another --db"
         ) from exc
     try:
-        run(host, port, db, api_keys=keys or None, faults=fault_config)
+        run(host, port, db, api_keys=keys or None, faults=fault_config, live=live,
+            allow_loopback_tools=allow_loopback_tools)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:
@@ -79,3 +99,14 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="is another emulator running? choose another --port",
         ) from exc
+
+
+def _load_script(path: Path) -> object:
+    """The live session's script, checked before the server starts (a bad one: exit 3)."""
+    from agentctl.emulator.script import ScriptError, load_script
+    from agentctl.errors import SpecError
+
+    try:
+        return load_script(path)
+    except ScriptError as exc:
+        raise SpecError(str(exc), hint="see the README: Live sessions (connect)") from None

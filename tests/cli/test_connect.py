@@ -398,3 +398,42 @@ def test_microphone_speaker_and_ctrl_c_end_the_session_cleanly(live, write, monk
     (session,) = sessions(live)
     assert session.received[-1] == "session.end" and session.end_reason == "client"
     assert sum(len(b) for b in fake.played) == 2 * 24000 * 30 * 60 // 1000
+
+
+# -- emulator serve --script / --allow-loopback-tools -----------------------------------
+def test_serve_refuses_a_bad_script_before_starting(write):
+    script = write("script.yaml", "turns:\n  - usr: hi\n")
+    result = run_cli("emulator", "serve", "--port", "0", "--script", script, exit_code=3)
+    assert result.stderr.startswith(f"error: {script}: turns[0].usr: unknown field")
+
+
+def test_serve_with_a_script_and_loopback_tools(tmp_path, write, monkeypatch, speech_wav):
+    import os
+    import re
+    import subprocess
+
+    script = write("script.yaml", "speed: 50\nturns:\n  - user: Where is my parcel?\n"
+                   "    reply: It arrives tomorrow.\n")
+    env = {**os.environ, "AGENTCTL_DATA_DIR": str(tmp_path / "served")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentctl", "emulator", "serve", "--port", "0", "--script",
+         script, "--allow-loopback-tools"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.match(r"Emulator listening on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+        monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
+        monkeypatch.setenv("AGENTCTL_BASE_URL", match.group(1))
+        # A loopback HTTP tool is accepted by this emulator (the script does not call it).
+        spec = write("a.yaml", AGENT_YAML + "tools:\n  - name: t\n"
+                     "    http: {url: 'http://127.0.0.1:9/x'}\n")
+        result = run_cli("connect", "-f", spec, "-i", speech_wav, *FAST)
+        assert lines(result.stdout) == ["user: Where is my parcel?",
+                                        "agent: It arrives tomorrow."]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
