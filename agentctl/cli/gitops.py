@@ -402,8 +402,14 @@ def _execute(
         advance()
         return agent_id
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
         outcomes = list(pool.map(write, plans))
+    except BaseException:  # Ctrl-C: the queued writes must not start after it
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     ids = {p.name: o for p, o in zip(plans, outcomes, strict=True) if isinstance(o, str)}
     failures = [o for o in outcomes if isinstance(o, AgentctlError)]
     return ids, failures
@@ -431,7 +437,7 @@ def promote(
     """
     from agentctl.errors import RejectedError, SpecError, UsageError
     from agentctl.render import records
-    from agentctl.render.plans import show_plans
+    from agentctl.render.plans import show_plan_data, show_plans
     from agentctl.spec.export import export_spec, secret_placeholders
     from agentctl.spec.plan import fill_secrets, plan_agent
     from agentctl.spec.rules import format_path
@@ -472,6 +478,7 @@ def promote(
     if plan.writes and not out.machine:
         show_plans(out, [plan])
     if dry_run:
+        show_plan_data(out, [plan], dry_run=True)
         out.info(f"dry run: nothing was sent to profile {to!r}")
         return
     if plan.action == "unchanged":

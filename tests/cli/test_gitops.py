@@ -422,6 +422,23 @@ def test_a_rejected_write_reports_what_was_applied(api_env, write, monkeypatch):
     assert [a["name"] for a in api_env.store.list_agents()] == ["good"]  # no write after it
 
 
+def test_an_interrupted_apply_starts_no_further_write(api_env, write, monkeypatch):
+    from agentctl.api.client import AgentsAPI
+
+    original = AgentsAPI.create_agent
+
+    def create_agent(self, body, **kwargs):
+        if body["name"] == "second":
+            raise KeyboardInterrupt
+        return original(self, body, **kwargs)
+
+    monkeypatch.setattr(AgentsAPI, "create_agent", create_agent)
+    paths = [write(f"{n}.yaml", agent_yaml(n)) for n in ("first", "second", "third")]
+    run_cli("apply", *[a for p in paths for a in ("-f", p)], "--concurrency", "1",
+            exit_code=130)
+    assert [a["name"] for a in api_env.store.list_agents()] == ["first"]
+
+
 def test_apply_many_files_concurrently(api_env, write, tmp_path):
     for i in range(24):
         write(f"many/agent-{i:02}.yaml", agent_yaml(f"agent-{i:02}"))
@@ -512,6 +529,9 @@ def test_promote_update_keeps_the_targets_secret_and_sends_no_mask(accounts, mon
     dry = run_cli("promote", "Support Assistant", "--from", "staging", "--to", "prod",
                   "--dry-run")
     assert '~ greeting: "Hi, how can I help?" -> "Hello from staging"' in dry.stdout
+    plan = json.loads(run_cli("promote", "Support Assistant", "--from", "staging", "--to",
+                              "prod", "--dry-run", "-o", "json").stdout)
+    assert plan["dry_run"] is True and plan["agents"][0]["action"] == "update"
     assert writes(prod) == []
     run_cli("promote", "Support Assistant", "--from", "staging", "--to", "prod")
     assert [r["method"] for r in writes(prod)] == ["PUT"]
