@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +68,6 @@ class Config:
 
 
 def load(path: Path | None = None) -> Config:
-    import tomllib
-
     path = path or config_path()
     config = Config(path=path)
     try:
@@ -79,6 +76,8 @@ def load(path: Path | None = None) -> Config:
         return config
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    import tomllib  # only when there is a file (every API command and Tab reads the config)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -152,6 +151,8 @@ def save(config: Config) -> None:
 
 
 def write_private(path: Path, text: str) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -126,11 +126,11 @@ def run_once(cmd: list[str], env: dict[str, str], *, tty: bool = False,
 class Emulator:
     """`agentctl emulator serve` in a subprocess on a free loopback port, with its own db."""
 
-    def __init__(self, env: dict[str, str], db: Path) -> None:
+    def __init__(self, env: dict[str, str], db: Path, *options: str) -> None:
         self.db = db
         self.proc = subprocess.Popen(
             [*AGENTCTL, "emulator", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--db", str(db)],
+             "--db", str(db), *options],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         line = ""
@@ -306,6 +306,32 @@ def bulk_apply(env: dict[str, str], emulator: Emulator, count: int, rounds: int,
     ]
 
 
+def bulk_apply_latency(env: dict[str, str], emulator: Emulator, count: int, delay_ms: int,
+                       work: Path) -> list[Row]:
+    """Loopback has no round-trip time; the service has. With every answer held back
+    `delay_ms` (the emulator's `slow` fault), concurrency is what makes apply fast."""
+    api = dict(env, ASSEMBLYAI_API_KEY=KEY, AGENTCTL_BASE_URL=emulator.url)
+    specs = work / "specs"
+    emulator.clear()
+    wall, _, _, code, _ = run_once([*AGENTCTL, "apply", "-f", str(specs), "-o", "name"], api)
+    if code != 0:
+        raise RuntimeError(f"apply: exit {code}")
+    emulator.clear()
+    payload = json.dumps([spec(f"bench-{i:04d}") for i in range(count)]).encode()
+    base, _, _, code, _ = run_once([PY, "-c", BASELINE, emulator.url, KEY, "connection-close"],
+                                   env, stdin=payload)
+    if code != 0:
+        raise RuntimeError(f"baseline: exit {code}")
+    emulator.clear()
+    return [
+        Row("bulk", f"apply {count} specs, every answer {delay_ms} ms late", round(wall, 3), "s",
+            detail="one run; default --concurrency"),
+        Row("bulk", f"stricter baseline, every answer {delay_ms} ms late", round(base, 3), "s",
+            detail="one run"),
+        Row("bulk", f"apply speed-up with {delay_ms} ms of latency", round(base / wall, 2), "x"),
+    ]
+
+
 def bulk_list(env: dict[str, str], emulator: Emulator, count: int, rounds: int) -> list[Row]:
     api = dict(env, ASSEMBLYAI_API_KEY=KEY, AGENTCTL_BASE_URL=emulator.url)
     emulator.clear()
@@ -402,14 +428,19 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="agentctl-bench-"))
     env = base_env(work / "home")
     emulator = Emulator(env, work / "emulator.sqlite3")
+    delay = 50
+    slow = Emulator(env, work / "slow.sqlite3", "--faults", f"slow=1:{delay}ms")
     rows: list[Row] = []
     try:
         emulator.seed(20, "startup")  # for the agent-name completion case
         rows += startup(env, emulator, rounds)
         rows += bulk_apply(env, emulator, apply_count, bulk_rounds, work)
+        if (work / "specs").exists():
+            rows += bulk_apply_latency(env, slow, apply_count, delay, work)
         rows += bulk_list(env, emulator, list_count, bulk_rounds)
     finally:
         emulator.stop()
+        slow.stop()
         shutil.rmtree(work, ignore_errors=True)
     if opts.quick:  # the bulk goals are for the full sizes: a smoke run does not judge them
         for row in rows:
