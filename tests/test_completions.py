@@ -171,6 +171,14 @@ def test_agents_from_the_profile_named_on_the_line(emulator, env: dict[str, str]
     assert offered(dict(env, AGENTCTL_PROFILE="emu"), "agentctl update ") == ["support"]
 
 
+def test_promote_completes_agents_of_the_from_profile(emulator, env: dict[str, str]) -> None:
+    make_agents(emulator, "support")
+    run_cli("config", "set", "base_url", emulator.base_url, "--profile", "staging")
+    run_cli("config", "set", "api_key_env", "STAGING_KEY", "--profile", "staging")
+    env = dict(env, STAGING_KEY=TEST_KEY)
+    assert offered(env, "agentctl promote --from staging --to prod s") == ["support"]
+
+
 def test_agents_are_cached_for_a_while(api_env, env: dict[str, str]) -> None:
     make_agents(api_env, "support")
     env = dict(env, ASSEMBLYAI_API_KEY=TEST_KEY, AGENTCTL_BASE_URL=api_env.base_url)

@@ -194,9 +194,14 @@ def complete_agents(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]
 
 
 def _root_flags(ctx: typer.Context) -> dict[str, Any]:
+    """The global flags on the line; `promote --from PROFILE` names the account instead."""
     params = ctx.find_root().params
     keys = ("profile", "api_key", "base_url", "local", "timeout")
-    return {k: params.get(k) for k in keys}
+    flags = {k: params.get(k) for k in keys}
+    source = ctx.params.get("from_")
+    if isinstance(source, str) and source:
+        flags = {"profile": source}
+    return flags
 
 
 def _candidates(agents: list[tuple[str, str]], incomplete: str) -> list[tuple[str, str]]:
