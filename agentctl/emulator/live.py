@@ -17,9 +17,10 @@ Follows the reference's WebSocket protocol (`voice-agent-api.md`):
   `session.end` -> `session.ended` -> close.
 
 Test hooks (`LiveOptions`): `speed` runs replies and tool timeouts faster,
-`resume_window` shortens the 30 s, and `drop_after_events=N` closes the first socket of
-every session (code 1011, no `session.ended`) after it has sent N events, so a client's
-resume can be tested deterministically. `LiveService.history` keeps every session.
+`resume_window` shortens the 30 s, and `drop_after_events=N` closes the first bound socket
+(code 1011, no `session.ended`) once it has sent N events (0: before `session.ready`),
+once per emulator, so a client's resume can be tested deterministically.
+`LiveService.history` keeps every session.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ class Connection:
     async def send(self, event: dict[str, Any]) -> bool:
         async with self._lock:
             if not self.open:
+                return False
+            if self.drop_after == 0:
+                await self.close(CLOSE_DROPPED, "connection dropped (test hook)")
                 return False
             try:
                 await self.ws.send_text(json.dumps(event))
@@ -554,6 +558,7 @@ class LiveService:
         self.options = LiveOptions.coerce(options)
         self.sessions: dict[str, Session] = {}
         self.history: list[Session] = []
+        self._drop_pending = self.options.drop_after_events is not None
 
     async def endpoint(self, ws: WebSocket) -> None:
         denied = self._deny_reason(ws)
@@ -648,7 +653,9 @@ class LiveService:
         session.received.append(kind)
         self.sessions[session.id] = session
         self.history.append(session)
-        conn.drop_after = self.options.drop_after_events
+        if self._drop_pending:
+            self._drop_pending = False
+            conn.drop_after = self.options.drop_after_events
         await session.attach(conn)
         await session.emit({"type": "session.ready", "session_id": session.id})
         session.start()

@@ -164,8 +164,7 @@ class LiveSession:
         outcome = "interrupted"
         try:
             try:
-                self._send({"type": "session.update", "session": self.plan.session})
-                self._await_ready()
+                self._bind()
                 self._start_sender()
                 outcome = self._loop()
                 if outcome != "ended":
@@ -223,6 +222,41 @@ class LiveSession:
             raise Closed(None, "not connected")
         return sock.recv(timeout)
 
+    def _bind(self) -> None:
+        """`session.update` until `session.ready`. A socket lost before that is replaced
+        and the update sent again: nothing was established yet, so nothing is lost."""
+        lost_at: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                self._send({"type": "session.update", "session": self.plan.session})
+                self._await_ready()
+                return
+            except Closed as exc:
+                now = self._clock()
+                lost_at = now if lost_at is None else lost_at
+                if now - lost_at > self.plan.resume_window - RESUME_MARGIN:
+                    raise UnavailableError(
+                        f"connect: the service keeps closing the connection before "
+                        f"session.ready ({exc})", hint="retry later") from None
+                self._warn(f"the connection dropped before session.ready ({exc}); "
+                           "connecting again")
+            while True:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                try:
+                    sock = self._opener(self.plan.url, self.plan.api_key,
+                                        timeout=self.plan.open_timeout)
+                except UnavailableError:
+                    if self._clock() - lost_at > self.plan.resume_window - RESUME_MARGIN:
+                        raise
+                    continue
+                old = self._sock
+                if old is not None:
+                    old.close()
+                self._install(sock)
+                break
+
     def _await_ready(self) -> None:
         deadline = self._clock() + max(self.plan.open_timeout, 1.0)
         while self.session_id is None:
@@ -230,12 +264,7 @@ class LiveSession:
             if remaining <= 0:
                 raise UnavailableError("connect: no session.ready from the service in time",
                                        hint="raise --timeout, or retry later")
-            try:
-                event = self._recv(min(remaining, POLL))
-            except Closed as exc:
-                raise UnavailableError(
-                    f"connect: the service closed the connection before session.ready ({exc})"
-                ) from None
+            event = self._recv(min(remaining, POLL))  # Closed: _bind tries again
             if event is None:
                 continue
             self._handle(event)

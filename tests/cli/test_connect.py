@@ -115,6 +115,20 @@ def test_inline_spec_jsonl_every_event_then_the_report(live, write, speech_wav):
     assert TEST_KEY not in result.stdout + result.stderr
 
 
+def test_on_a_terminal_partials_and_who_is_speaking_are_shown_in_place(live, write, speech_wav):
+    import re
+
+    create(write)
+    result = run_cli("--no-color", "connect", "helper", "-i", speech_wav, *FAST, tty=True)
+    assert "\x1b[2m" not in result.stdout  # --no-color: no styling at all
+    assert "\r\x1b[2K(you are speaking)" in result.stdout
+    assert "\r\x1b[2Kuser: [0.5 seconds of speech] …" in result.stdout
+    assert "\r\x1b[2K(agent is speaking)" in result.stdout
+    final = [line for line in re.split(r"\r\x1b\[2K|\n", result.stdout) if ": " in line
+             and not line.endswith("…")]
+    assert final == ["user: [1.2 seconds of speech]", "agent: I heard 1.2 seconds of speech."]
+
+
 def test_until_greeting_needs_no_audio_turn(live, write, speech_wav):
     create(write, GREETER_YAML)
     result = run_cli("connect", "greeter", "-i", speech_wav, "--until", "greeting", *FAST)
@@ -228,6 +242,23 @@ def test_a_dropped_socket_is_resumed_and_marked(tmp_path, monkeypatch, write):
     assert out[1].startswith("user: [") and out[2].startswith("agent: I heard")
     assert session.resumes == 1 and session.connections == 2
     assert "1 resume(s)" in result.stderr
+
+
+def test_a_socket_lost_before_ready_is_replaced_and_the_update_sent_again(
+        tmp_path, monkeypatch, write, speech_wav):
+    running = start_live(tmp_path, monkeypatch, drop_after_events=0)
+    try:
+        create(write)
+        result = run_cli("connect", "helper", "-i", speech_wav, *FAST)
+        first, second = sessions(running)
+    finally:
+        running.stop()
+    assert running.errors == []
+    assert "the connection dropped before session.ready" in result.stderr
+    assert "connecting again" in result.stderr
+    assert first.sent == [] and second.end_reason == "client"
+    assert lines(result.stdout) == ["user: [1.2 seconds of speech]",
+                                    "agent: I heard 1.2 seconds of speech."]
 
 
 def test_output_refuses_to_overwrite_without_force(live, write, speech_wav, tmp_path):
