@@ -108,6 +108,7 @@ def connect(
 
     source, duration = _source(input_, in_rate)
     sink: AudioSink | None = None
+    result: SessionResult | None = None
     try:
         if input_ is None:
             from agentctl.session.audio import Speaker
@@ -124,6 +125,9 @@ def connect(
             tool_timeout=tool_timeout, speed=speed, trailing_silence_ms=trailing_ms,
             open_timeout=state.settings.timeout, keep_audio=output_wav is not None,
         )
+        if state.settings.verbose or state.settings.debug:
+            what = f"agent {config.get('name')!r}" if agent else f"inline {files[0]}"
+            out.info(f"connecting to {plan.url} ({what})")
         view = TranscriptView(out, jsonl=jsonl)
         try:
             result = LiveSession(plan, view).run()
@@ -131,8 +135,8 @@ def connect(
             view.close()
     finally:
         source.close()
-        if sink is not None:
-            sink.close()
+        if sink is not None:  # let the last reply finish, unless it was Ctrl-C
+            sink.close(drain=result is not None and result.outcome != "interrupted")
 
     if output_wav is not None:
         _save(out, output_wav, result, out_rate, force)

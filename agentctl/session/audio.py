@@ -41,7 +41,9 @@ class AudioSink(Protocol):
         """Drop what is queued (the user barged in)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self, *, drain: bool = False) -> None:
+        """Stop; with `drain`, first play what is queued (the end of the last reply)."""
+        ...
 
 
 class BufferSource:
@@ -165,7 +167,9 @@ class Speaker:
             raise UsageError(f"cannot open the speaker: {exc}",
                              hint="check the output device, or use --output FILE.wav"
                              ) from None
+        self.rate = rate
         self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._queued = 0  # bytes not yet played, to bound the wait in close(drain=True)
         self._thread = threading.Thread(target=self._run, name="agentctl-speaker", daemon=True)
         self._thread.start()
 
@@ -176,21 +180,26 @@ class Speaker:
                 return
             with contextlib.suppress(Exception):  # the device went away; keep draining
                 self._stream.write(pcm)
+            self._queued -= len(pcm)
 
     def play(self, pcm: bytes) -> None:
+        self._queued += len(pcm)
         self._queue.put(pcm)
 
     def clear(self) -> None:
         try:
             while True:
-                self._queue.get_nowait()
+                pcm = self._queue.get_nowait()
+                self._queued -= len(pcm or b"")
         except queue.Empty:
             pass
 
-    def close(self) -> None:
-        self.clear()
+    def close(self, *, drain: bool = False) -> None:
+        if not drain:
+            self.clear()
+        wait = 2.0 + (max(self._queued, 0) / 2 / self.rate if drain else 0.0)
         self._queue.put(None)
-        self._thread.join(2.0)
+        self._thread.join(wait)
         with contextlib.suppress(Exception):  # already gone with the device
             self._stream.stop()
             self._stream.close()

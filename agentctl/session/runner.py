@@ -10,6 +10,7 @@ waits meanwhile and continues where it was.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import threading
 import time
@@ -172,6 +173,10 @@ class LiveSession:
             except KeyboardInterrupt:
                 outcome = "interrupted"
                 self._end_session()
+            except Exception:  # e.g. stdout closed under -o jsonl: still end politely
+                with contextlib.suppress(Exception):
+                    self._end_session()
+                raise
         except KeyboardInterrupt:  # a second Ctrl-C while ending: just close
             outcome = "interrupted"
         finally:

@@ -356,7 +356,7 @@ def test_local_uses_the_embedded_emulator(write, speech_wav):
 class _FakeSoundDevice(types.ModuleType):
     """Just enough of sounddevice: a microphone that says one thing, then is quiet."""
 
-    def __init__(self) -> None:
+    def __init__(self, write_delay: float = 0.0) -> None:
         super().__init__("sounddevice")
         self.played: list[bytes] = []
         fake = self
@@ -393,6 +393,7 @@ class _FakeSoundDevice(types.ModuleType):
                 pass
 
             def write(self, data):
+                time.sleep(write_delay)  # a sound card plays in real time
                 fake.played.append(bytes(data))
 
             def stop(self):
@@ -468,3 +469,12 @@ def test_serve_with_a_script_and_loopback_tools(tmp_path, write, monkeypatch, sp
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
     assert proc.returncode == 0
+
+
+def test_the_speaker_finishes_the_last_reply_before_closing(live, write, monkeypatch):
+    create(write)
+    fake = _FakeSoundDevice(write_delay=0.01)  # slower than the reply arrives
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    result = run_cli("connect", "helper", "--until", "reply")
+    assert "agent: I heard 1.2 seconds of speech." in lines(result.stdout)
+    assert sum(len(b) for b in fake.played) == 2 * 24000 * 30 * 60 // 1000
