@@ -81,8 +81,9 @@ def resolve(
     profile = profile or {}
 
     def pick(field: str, env_name: str | None, default: Any) -> tuple[Any, str]:
-        if flags.get(field) not in (None, False):
-            return flags[field], "flag"
+        given = flags.get(field)
+        if given is not None and given is not False:  # not `in (None, False)`: 0 == False
+            return given, "flag"
         if env_name and env.get(env_name):
             return env[env_name], f"${env_name}"
         if profile.get(field) not in (None, ""):
