@@ -211,6 +211,9 @@ def startup(env: dict[str, str], emulator: Emulator, rounds: int) -> list[Row]:
         "complete `agentctl <Tab>` (zsh, with help)": (AGENTCTL, zsh, False),
         "complete `agentctl get <Tab>` (agent names, cached)": (
             AGENTCTL, completion_env(api, "agentctl get "), False),
+        "complete `agentctl li<Tab>` through Typer (the first Tab after an install)": (
+            AGENTCTL, dict(completion_env(env, "agentctl li"), _AGENTCTL_COMPLETE_FAST="0"),
+            False),
         "python -c 'import typer' (for reference)": ([PY, "-c", "import typer"], env, False),
     }
     times = interleaved(cases, rounds)

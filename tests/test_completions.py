@@ -307,3 +307,95 @@ def test_cache_file_is_plain_json(api_env, env: dict[str, str]) -> None:
     offered(env, "agentctl get ")
     cache = next(Path(env["XDG_CACHE_HOME"]).glob("agentctl/completion/agents-*.json"))
     assert [name for _, name in json.loads(cache.read_text("utf-8"))] == ["support"]
+
+
+# -- the fast path (tab.py) answers exactly as Typer does --------------------------------------
+
+EQUIVALENCE_LINES = [
+    "agentctl ", "agentctl li", "agentctl l", "agentctl x", "agentctl list ", "agentctl list -",
+    "agentctl list --", "agentctl list --s", "agentctl list -o ", "agentctl list -o j",
+    "agentctl list --output Y", "agentctl list -o json -", "agentctl list -o json --sort ",
+    "agentctl --profile ", "agentctl -p s", "agentctl list --profile ", "agentctl -v ",
+    "agentctl -v --no-color l", "agentctl --local get ", "agentctl config ",
+    "agentctl config u", "agentctl config use ", "agentctl config set ", "agentctl emulator ",
+    "agentctl emulator serve --", "agentctl emulator serve --api-key ", "agentctl completion ",
+    "agentctl completion z", "agentctl completion zsh ", "agentctl get ", "agentctl get s",
+    "agentctl get support ", "agentctl get support -", "agentctl get --profile emu ",
+    "agentctl delete ", "agentctl update ", "agentctl update sales --set ", "agentctl apply -f ",
+    "agentctl apply --", "agentctl connect ", "agentctl promote --from emu ",
+    "agentctl promote --from ", "agentctl nosuch ", "agentctl list --bogus ",
+    "agentctl create --dry-run -", "agentctl get -- ", "agentctl update x --set a=b ",
+    "agentctl list --output=", "agentctl -vp ",
+]
+
+
+def _answers(monkeypatch: pytest.MonkeyPatch, shell: str, line: str) -> tuple[str, str | None]:
+    """(Typer's answer, the fast path's or None), in-process; the first saves the tree."""
+    import contextlib
+    import io
+
+    from agentctl.cli import run, tab
+
+    monkeypatch.setenv("_AGENTCTL_COMPLETE", f"complete_{shell}")
+    if shell == "bash":
+        words = shlex.split(line)
+        cword = len(words) if line.endswith(" ") else len(words) - 1
+        monkeypatch.setenv("COMP_WORDS", line)
+        monkeypatch.setenv("COMP_CWORD", str(cword))
+    else:
+        monkeypatch.setenv("_TYPER_COMPLETE_ARGS", line)
+        monkeypatch.setenv("_TYPER_COMPLETE_FISH_ACTION", "get-args")
+    typer_out, fast_out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(typer_out), pytest.raises(SystemExit):
+        run([], debug=False)
+    with contextlib.redirect_stdout(fast_out):
+        code = tab.answer()
+    return typer_out.getvalue(), None if code is None else fast_out.getvalue()
+
+
+def test_fast_path_answers_as_typer_does(api_env, monkeypatch: pytest.MonkeyPatch,
+                                         isolated: Path) -> None:
+    make_agents(api_env, "support", "sales", "Front Desk", "twin", "twin")
+    run_cli("config", "set", "base_url", api_env.base_url, "--profile", "emu")
+    run_cli("config", "set", "timeout", "5", "--profile", "staging")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "cache"))
+    monkeypatch.setenv("AGENTCTL_LOCAL", "")
+    different, fallbacks, answered = [], [], 0
+    for shell in ("bash", "zsh", "fish"):
+        for line in EQUIVALENCE_LINES if shell == "bash" else EQUIVALENCE_LINES[::3]:
+            typer_answer, fast_answer = _answers(monkeypatch, shell, line)
+            if fast_answer is None:  # not modelled: Typer answers it
+                fallbacks.append((shell, line))
+            elif typer_answer != fast_answer:
+                different.append((shell, line, typer_answer, fast_answer))
+            else:
+                answered += typer_answer.strip() not in ("", "_files")
+    assert different == []
+    assert answered >= 40, (answered, fallbacks)
+    assert {line for _, line in fallbacks} <= {
+        "agentctl x", "agentctl nosuch ", "agentctl list --bogus ", "agentctl get -- ",
+        "agentctl update x --set a=b ", "agentctl list --output=", "agentctl -vp ",
+    }, fallbacks
+    assert list((isolated / "cache").glob("agentctl/completion/tree-*.json"))
+
+
+def test_fast_path_is_taken(api_env, monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
+    from agentctl.cli import tab
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "cache"))
+    monkeypatch.setenv("_AGENTCTL_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "agentctl li")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    assert tab.answer() is None  # no tree yet: Typer answers (and saves it)
+    _answers(monkeypatch, "bash", "agentctl li")
+    assert tab.answer() == 0
+    # The tree is keyed by the package's files: a changed file is a new tree.
+    before = tab.tree_path()
+    source = Path(tab.__file__)
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    try:
+        assert tab.tree_path() != before
+        assert tab.answer() is None
+    finally:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))

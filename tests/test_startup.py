@@ -28,7 +28,7 @@ RUNNER = r"""
 import json, os, sys
 from agentctl.cli import main
 try:
-    main(sys.argv[1:])
+    main(sys.argv[1:] or None)  # None: as the console script calls it
 except SystemExit:
     pass
 with open(os.environ["MODULES_OUT"], "w") as out:
@@ -108,6 +108,15 @@ def test_bash_completion_request_loads_nothing_heavy(tmp_path: Path, line: str) 
     assert not tops(modules) & (HEAVY | RICH | NEVER)
 
 
+def test_completion_from_the_saved_tree_imports_no_typer(tmp_path: Path) -> None:
+    env = bash_request("agentctl list -o ")
+    first = loaded(tmp_path, env=env)  # no tree yet: through Typer, which saves it
+    assert "typer" in tops(first)
+    again = loaded(tmp_path, env=env)
+    assert not tops(again) & (HEAVY | RICH | NEVER | {"typer"})
+    assert "agentctl.cli.app" not in again
+
+
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_zsh_fish_completion_with_help_loads_no_rich(tmp_path: Path, shell: str) -> None:
     # Typer would render every help text through Rich (its markdown stack) on each Tab.
@@ -126,8 +135,8 @@ def test_agent_completion_is_served_from_the_cache(tmp_path: Path, api_env) -> N
     assert "httpx" in tops(first)
     assert not tops(first) & (SERVER_STACK | RICH | NEVER | {"yaml"}), (
         sorted(tops(first) & (SERVER_STACK | RICH | NEVER | {"yaml"})))
-    again = loaded(tmp_path, env=env)  # within the cache's lifetime: no HTTP at all
-    assert not tops(again) & (HEAVY | RICH | NEVER)
+    again = loaded(tmp_path, env=env)  # within the cache's lifetime: no HTTP, no Typer
+    assert not tops(again) & (HEAVY | RICH | NEVER | {"typer"})
 
 
 def test_click_and_pydantic_are_not_installed() -> None:

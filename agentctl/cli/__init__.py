@@ -51,6 +51,12 @@ def hoist_global_flags(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run agentctl; returns (and, as a console script, exits with) the exit code."""
+    if argv is None and os.environ.get("_AGENTCTL_COMPLETE", "").startswith("complete_"):
+        from agentctl.cli.tab import answer
+
+        answered = answer()  # Tab, from the cached command tree: no Typer to import
+        if answered is not None:
+            sys.exit(answered)
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     hoisted = hoist_global_flags(args)
@@ -136,7 +142,7 @@ def _command(app: object):  # -> the framework's command object
     if os.environ.get("_AGENTCTL_COMPLETE"):
         from agentctl.cli.complete import register_shells
 
-        register_shells()  # after get_command, which registers Typer's own
+        register_shells(command)  # after get_command, which registers Typer's own
     return command
 
 

@@ -1,38 +1,28 @@
 """`agentctl completion SHELL`, the scripts in completions/, and the values offered on Tab.
 
 The protocol is Typer's: the shell runs `agentctl` with `_AGENTCTL_COMPLETE=complete_<shell>`
-and the words typed so far in the environment, and reads one candidate per line. On top of
-Typer's classes we (1) hoist global flags, as `main()` does, so `agentctl get --profile prod
-<Tab>` completes against prod; (2) skip Typer's Rich pass over zsh/fish help text (it imports
-Rich's markdown and traceback stack, ~60 ms per Tab, and our help has no markup); (3) make the
-zsh script work when autoloaded from site-functions (Typer's needs a second Tab there).
+and the words typed so far in the environment, and reads one candidate per line. Most
+requests are answered by `tab.py` from a cached command tree, without Typer; the rest (and
+the first one after an install) come here, through Typer's shell classes, adjusted to
+(1) hoist global flags, as `main()` does, so `agentctl get --profile prod <Tab>` completes
+against prod; (2) skip Typer's Rich pass over zsh/fish help text (it imports Rich's
+markdown and traceback stack, ~60 ms per Tab; our help has no markup); (3) make the zsh
+script work when autoloaded from site-functions (Typer's needs a second Tab there); and
+(4) save the command tree for the next request.
 
-Agent names come from the API with a short timeout and are cached for a few seconds in the
-user cache dir. Every completion is silent: on any failure it offers nothing, and never
-writes to the terminal. Heavy imports stay inside the functions: this module is imported
-by `cli/options.py` on every run.
+Heavy imports stay inside the functions: this module is imported on every run.
 """
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from agentctl.cli import hoist_global_flags
 from agentctl.cli.state import get_state
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-PROG = "agentctl"
-COMPLETE_VAR = "_AGENTCTL_COMPLETE"
-SHELLS = ("bash", "zsh", "fish")
-API_TIMEOUT = 1.5  # seconds per phase (connect, read) of the one list request
-CACHE_TTL = 30.0  # seconds a fetched list of agents is offered without asking again
-STALE_TTL = 24 * 3600.0  # an older list is still offered when the API cannot be reached
+from agentctl.cli.tab import COMPLETE_VAR, PROG, agent_items, format_items, profile_names
 
 _FUNC = "_agentctl_completion"
 _BASH = f"""\
@@ -95,12 +85,17 @@ def completion(
 
 # -- Typer's shell classes, adjusted ---------------------------------------------------------
 
-def register_shells() -> None:
-    """Install our completion classes; call after Typer registered its own (get_command)."""
+def register_shells(command: Any = None) -> None:
+    """Install our completion classes (call after Typer registered its own, in
+    get_command), and save the command tree that `tab.py` answers later requests from."""
     from typer._click.shell_completion import add_completion_class
+
+    from agentctl.cli.tab import save_tree
 
     for cls in _classes():
         add_completion_class(cls, cls.name)
+    if command is not None:
+        save_tree(command)
 
 
 def _classes() -> list[type]:
@@ -118,30 +113,25 @@ def _classes() -> list[type]:
             return script("bash")
 
         def format_completion(self, item: Any) -> str:
-            # bash inserts the word as given: escape what it would split on (`Front\ Desk`).
-            return _bash_escape(str(item.value))
+            return format_items("bash", [(str(item.value), "")])
 
     class Zsh(Hoisting, base.ZshComplete):
         def source(self) -> str:
             return script("zsh")
 
         def format_completion(self, item: Any) -> str:
-            def escape(s: str) -> str:
-                return (s.replace('"', '""').replace("'", "''").replace("$", "\\$")
-                        .replace("`", "\\`").replace(":", r"\\:"))
+            from agentctl.cli.tab import zsh_item
 
-            if item.help:
-                return f'"{escape(item.value)}":"{_plain(escape(item.help))}"'
-            return f'"{escape(item.value)}"'
+            return zsh_item(str(item.value), _plain(item.help or ""))
 
     class Fish(Hoisting, base.FishComplete):
         def source(self) -> str:
             return script("fish")
 
         def format_completion(self, item: Any) -> str:
-            if item.help:
-                return f"{item.value}\t{_plain(' '.join(item.help.split()))}"
-            return f"{item.value}"
+            from agentctl.cli.tab import fish_item
+
+            return fish_item(str(item.value), _plain(item.help or ""))
 
     return [Bash, Zsh, Fish]
 
@@ -168,145 +158,15 @@ def hoist_for_completion(args: list[str]) -> list[str]:
 
 def complete_profiles(incomplete: str) -> list[str]:
     """Profile names from the config file."""
-    try:
-        from agentctl import profiles
-
-        names = profiles.load().profiles
-        return sorted(n for n in names if n.startswith(incomplete))
-    except Exception:
-        return []
+    return profile_names(incomplete)
 
 
 def complete_agents(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """Agent names (ids where a name is shared or empty), and ids once one is being typed.
-
-    Each comes with a help text (the id for a name, the name for an id) for zsh and fish.
-    """
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            agents = _agents(_root_flags(ctx))
-        return _candidates(agents, incomplete or "")
-    except Exception:
-        return []
-
-
-def _root_flags(ctx: typer.Context) -> dict[str, Any]:
-    """The global flags on the line; `promote --from PROFILE` names the account instead."""
+    """Agent names and ids of the account the line's global flags (or `promote --from
+    PROFILE`) point at; see `tab.agent_items`."""
     params = ctx.find_root().params
-    keys = ("profile", "api_key", "base_url", "local", "timeout")
-    flags = {k: params.get(k) for k in keys}
+    flags = {k: params.get(k) for k in ("profile", "api_key", "base_url", "local", "timeout")}
     source = ctx.params.get("from_")
     if isinstance(source, str) and source:
         flags = {"profile": source}
-    return flags
-
-
-def _candidates(agents: list[tuple[str, str]], incomplete: str) -> list[tuple[str, str]]:
-    counts: dict[str, int] = {}
-    for _, name in agents:
-        counts[name] = counts.get(name, 0) + 1
-    found: dict[str, str] = {}
-    for agent_id, name in agents:
-        if name and counts[name] == 1:
-            if name.startswith(incomplete):
-                found[name] = agent_id
-        elif agent_id.startswith(incomplete):
-            found[agent_id] = name or "(no name)"
-        if incomplete and agent_id.startswith(incomplete):
-            found[agent_id] = name
-    # One candidate per line: a name with a newline or tab cannot be offered.
-    return sorted((v, h) for v, h in found.items() if "\n" not in v and "\t" not in v)
-
-
-_BASH_SPECIAL = set(" \t\"'\\$`&;|<>()*?[]{}!#~")
-
-
-def _bash_escape(value: str) -> str:
-    return "".join("\\" + c if c in _BASH_SPECIAL else c for c in value)
-
-
-def _agents(flags: dict[str, Any]) -> list[tuple[str, str]]:
-    """(id, name) of every agent in the account the flags/env/profile point at."""
-    from agentctl import profiles
-    from agentctl.cli.state import State
-
-    config = profiles.load()
-    config.warnings.clear()  # never print during Tab (State would warn on stderr)
-    settings = State(flags=flags, _config=config).settings
-    if settings.local:
-        db = profiles.data_dir() / "emulator.sqlite3"
-        return _local_agents(db) if db.exists() else []
-    if not settings.api_key:
-        return []
-    return _cached(_cache_file(settings.base_url, settings.api_key),
-                   lambda: _fetch(settings.base_url, settings.api_key))
-
-
-def _local_agents(db: Path) -> list[tuple[str, str]]:
-    from agentctl.emulator.store import Store
-
-    with Store(db, busy_timeout_ms=500) as store:
-        return [(a["id"], a["name"]) for a in store.list_agents()]
-
-
-def _fetch(base_url: str, api_key: str) -> list[tuple[str, str]]:
-    from agentctl.api.client import AgentsAPI
-    from agentctl.api.retry import RetryPolicy
-    from agentctl.api.transport import build_client
-
-    with build_client(base_url, api_key, API_TIMEOUT, max_connections=1) as http:
-        items = AgentsAPI(http, RetryPolicy(attempts=1)).list_agents()
-    return [(str(a.get("id", "")), str(a.get("name") or "")) for a in items if a.get("id")]
-
-
-def _cache_file(base_url: str, api_key: str) -> Path:
-    """One file per account: named by a hash of URL and key (the key is never stored)."""
-    import hashlib
-
-    import platformdirs
-
-    digest = hashlib.sha256(f"{base_url}\0{api_key}".encode()).hexdigest()[:24]
-    return platformdirs.user_cache_path(PROG) / "completion" / f"agents-{digest}.json"
-
-
-def _cached(path: Path, fetch: Any) -> list[tuple[str, str]]:
-    import json
-    import time
-
-    cached: list[tuple[str, str]] | None = None
-    age = float("inf")
-    try:
-        age = time.time() - path.stat().st_mtime
-        if age < STALE_TTL:
-            cached = [(str(i), str(n)) for i, n in json.loads(path.read_text("utf-8"))]
-    except (OSError, ValueError, TypeError):
-        cached = None
-    if cached is not None and 0 <= age < CACHE_TTL:
-        return cached
-    try:
-        agents = fetch()
-    except Exception:
-        return cached or []
-    _write_private(path, json.dumps(agents, separators=(",", ":")))
-    return agents
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Atomic, mode 600; a cache that cannot be written is no error."""
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass
+    return agent_items(flags, incomplete or "")
