@@ -29,6 +29,9 @@ LAYERS: dict[str, tuple[list[str], list[str]]] = {
     "emulator": (["agentctl.emulator"], ["typer", "rich", "agentctl.cli", "agentctl.render"]),
     "settings": (["agentctl.settings", "agentctl.profiles", "agentctl.errors",
                   "agentctl.exit_codes"], ["httpx", "rich", "typer", "yaml"]),
+    # Tab's fast path: answers from the saved command tree, without Typer.
+    "cli.tab": (["agentctl.cli.tab"], ["typer", "rich", "httpx", "yaml", "starlette",
+                                       "hypercorn", "sqlite3", "asyncio"]),
     # The CLI's registration table: everything heavy is deferred into command bodies.
     "cli.app": (["agentctl.cli.app"], ["httpx", "yaml", "websockets", "starlette", "hypercorn",
                                        "sqlite3", "asyncio", "rich"]),
