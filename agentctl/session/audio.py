@@ -7,7 +7,9 @@
   touched by agentctl itself.
 
 Sources hand out PCM16 mono bytes at the session's input rate; `realtime` says whether
-the source already runs at the pace of speech (a microphone) or must be paced (a file).
+the source already runs at the pace of speech (a microphone) or must be paced (a file);
+`answers_greeting` whether it should start only once the greeting is over (a recording
+does; a stream from a live recorder must not, or it would lag by the greeting forever).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ AUDIO_HINT = "pip install 'agentctl[audio]' (sounddevice), or use --input FILE.w
 class AudioSource(Protocol):
     rate: int
     realtime: bool
+    answers_greeting: bool
 
     def read(self, nbytes: int) -> bytes:
         """Up to `nbytes` (a microphone: one block, whatever its size); b"" at the end."""
@@ -48,6 +51,7 @@ class AudioSink(Protocol):
 
 class BufferSource:
     realtime = False
+    answers_greeting = True
 
     def __init__(self, pcm: bytes, rate: int) -> None:
         self.pcm = pcm[: len(pcm) - len(pcm) % 2]
@@ -71,6 +75,7 @@ class StreamSource:
     """Raw PCM16 mono from a binary stream; an odd byte is kept for the next read."""
 
     realtime = False
+    answers_greeting = False
     duration = None
 
     def __init__(self, stream: IO[bytes], rate: int) -> None:
@@ -109,6 +114,7 @@ class Microphone:
     """The default input device, read in 100 ms blocks as they are recorded."""
 
     realtime = True
+    answers_greeting = False
     duration = None
 
     def __init__(self, rate: int) -> None:

@@ -522,7 +522,7 @@ class LiveSession:
         at_end = False
         try:
             # A recording answers the greeting: let the agent finish it first.
-            if paced and self.plan.has_greeting and not self._wait_greeting():
+            if source.answers_greeting and self.plan.has_greeting and not self._wait_greeting():
                 return
             start = self._clock()
             while not self._stop.is_set():
