@@ -376,7 +376,7 @@ def test_fast_path_answers_as_typer_does(api_env, monkeypatch: pytest.MonkeyPatc
         "agentctl x", "agentctl nosuch ", "agentctl list --bogus ", "agentctl get -- ",
         "agentctl update x --set a=b ", "agentctl list --output=", "agentctl -vp ",
     }, fallbacks
-    assert list((isolated / "cache").glob("agentctl/completion/tree-*.json"))
+    assert len(list((isolated / "cache").glob("agentctl/completion/tree-*.json"))) == 1
 
 
 def test_fast_path_is_taken(api_env, monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
@@ -397,5 +397,7 @@ def test_fast_path_is_taken(api_env, monkeypatch: pytest.MonkeyPatch, isolated: 
     try:
         assert tab.tree_path() != before
         assert tab.answer() is None
+        _answers(monkeypatch, "bash", "agentctl li")  # saves the new tree, drops the old
+        assert [p.name for p in tab.tree_path().parent.glob("tree-*")] == [tab.tree_path().name]
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))

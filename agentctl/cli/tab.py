@@ -73,6 +73,9 @@ def save_tree(command: Any) -> None:
         import json
 
         write_private(path, json.dumps(_node(command, None, PROG), separators=(",", ":")))
+        for old in path.parent.glob("tree-*.json"):  # of other versions or sources
+            if old != path:
+                old.unlink(missing_ok=True)
     except Exception:
         pass
 
