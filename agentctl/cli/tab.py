@@ -46,8 +46,8 @@ def cache_dir() -> Path:
 # -- the command tree ----------------------------------------------------------------------
 
 def tree_path() -> Path:
-    """Named by the package's version and its source files (name, size, mtime), so an
-    upgrade or an edit in a checkout never reads an old tree."""
+    """Named by where the package is installed, its version and its source files (name,
+    size, mtime), so an upgrade or an edit in a checkout never reads an old tree."""
     import zlib
 
     from agentctl import __version__
@@ -60,8 +60,9 @@ def tree_path() -> Path:
             if name.endswith(".py"):
                 stat = os.stat(os.path.join(folder, name))
                 stamp.append(f"{folder}/{name} {stat.st_size} {stat.st_mtime_ns}")
+    where = zlib.crc32(str(package).encode()) & 0xFFFFFFFF
     digest = zlib.crc32("\n".join(stamp).encode()) & 0xFFFFFFFF
-    return cache_dir() / "completion" / f"tree-{__version__}-{digest:08x}.json"
+    return cache_dir() / "completion" / f"tree-{where:08x}-{digest:08x}.json"
 
 
 def save_tree(command: Any) -> None:
@@ -73,7 +74,8 @@ def save_tree(command: Any) -> None:
         import json
 
         write_private(path, json.dumps(_node(command, None, PROG), separators=(",", ":")))
-        for old in path.parent.glob("tree-*.json"):  # of other versions or sources
+        # Older trees of this installation go (another one, e.g. a checkout, keeps its own).
+        for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.json"):
             if old != path:
                 old.unlink(missing_ok=True)
     except Exception:
