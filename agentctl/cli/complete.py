@@ -20,9 +20,17 @@ from typing import Annotated, Any
 
 import typer
 
-from agentctl.cli import hoist_global_flags
 from agentctl.cli.state import get_state
-from agentctl.cli.tab import COMPLETE_VAR, PROG, agent_items, format_items, profile_names
+from agentctl.cli.tab import (
+    COMPLETE_VAR,
+    PROG,
+    agent_items,
+    fish_item,
+    format_items,
+    hoist_for_completion,
+    profile_names,
+    zsh_item,
+)
 
 _FUNC = "_agentctl_completion"
 _BASH = f"""\
@@ -120,8 +128,6 @@ def _classes() -> list[type]:
             return script("zsh")
 
         def format_completion(self, item: Any) -> str:
-            from agentctl.cli.tab import zsh_item
-
             return zsh_item(str(item.value), _plain(item.help or ""))
 
     class Fish(Hoisting, base.FishComplete):
@@ -129,8 +135,6 @@ def _classes() -> list[type]:
             return script("fish")
 
         def format_completion(self, item: Any) -> str:
-            from agentctl.cli.tab import fish_item
-
             return fish_item(str(item.value), _plain(item.help or ""))
 
     return [Bash, Zsh, Fish]
@@ -143,15 +147,6 @@ def _plain(text: str) -> str:
     from typer._completion_classes import _sanitize_help_text
 
     return _sanitize_help_text(text)
-
-
-def hoist_for_completion(args: list[str]) -> list[str]:
-    """`hoist_global_flags` for the words before the cursor. A global value flag just before
-    it (`get --profile <Tab>`) goes to the front with the other global flags and without the
-    subcommand, so that the root's option completes its value."""
-    # A stand-in for the value being typed lets hoisting decide where the flag belongs.
-    probe = hoist_global_flags([*args, "\0"])
-    return probe[: probe.index("\0")]
 
 
 # -- completion callbacks ------------------------------------------------------------------

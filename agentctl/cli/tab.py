@@ -185,11 +185,19 @@ def _words(shell: str) -> tuple[list[str], str] | None:
     return args, ""
 
 
-def _complete(tree: dict[str, Any], args: list[str], incomplete: str) -> list[Item] | None:
+def hoist_for_completion(args: list[str]) -> list[str]:
+    """`hoist_global_flags` for the words before the cursor. A global value flag just before
+    it (`get --profile <Tab>`) goes to the front with the other global flags and without the
+    subcommand, so that the root's option completes its value."""
     from agentctl.cli import hoist_global_flags
 
-    probe = hoist_global_flags([*args, "\0"])  # as complete.hoist_for_completion
-    args = probe[: probe.index("\0")]
+    # A stand-in for the value being typed lets hoisting decide where the flag belongs.
+    probe = hoist_global_flags([*args, "\0"])
+    return probe[: probe.index("\0")]
+
+
+def _complete(tree: dict[str, Any], args: list[str], incomplete: str) -> list[Item] | None:
+    args = hoist_for_completion(args)
     if any(a == "--" or "=" in a for a in args) or "=" in incomplete:
         return None
     node, root = tree, tree
