@@ -135,22 +135,15 @@ def run(args: list[str], *, debug: bool) -> int:
 def _command(app: object):  # -> the framework's command object
     import typer.main
 
-    # Help on a terminal is Rich's; piped, plain text: no box drawing, and no Rich import
-    # (~60 ms of every `--help`).
-    app.rich_markup_mode = "rich" if _isatty(sys.stdout) else None  # type: ignore[attr-defined]
+    # Plain help, like kubectl's and gh's: Rich's help module alone costs ~10x a bare
+    # interpreter start, over the --help goal, and piped it would draw boxes.
+    app.rich_markup_mode = None  # type: ignore[attr-defined]
     command = typer.main.get_command(app)  # type: ignore[arg-type]
     if os.environ.get("_AGENTCTL_COMPLETE"):
         from agentctl.cli.complete import register_shells
 
         register_shells(command)  # after get_command, which registers Typer's own
     return command
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False
 
 
 def _is_usage_error(exc: Exception) -> bool:
