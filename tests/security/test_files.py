@@ -195,3 +195,14 @@ def test_get_save_into_a_file_is_a_usage_error(support, write):
     path = write("not-a-dir", "x")
     result = run_cli("get", "Support Assistant", "--save", path, exit_code=2)
     assert "Traceback" not in result.stderr
+
+
+# -- connect --output ---------------------------------------------------------------------
+def test_connect_output_never_replaces_a_file_without_force(api_env, tmp_path):
+    wav = tmp_path / "reply.wav"
+    wav.write_bytes(b"RIFF-precious")
+    result = run_cli("connect", "someone", "--input", str(wav), "--output", str(wav),
+                     exit_code=2)
+    assert "exists" in result.stderr and "--force" in result.stderr
+    assert wav.read_bytes() == b"RIFF-precious"
+    assert api_env.requests == []  # refused before anything was sent
