@@ -126,6 +126,11 @@ def test_profile_names_from_the_config_file(env: dict[str, str]) -> None:
     assert offered(env, "agentctl -p s") == ["staging"]
     # After the subcommand too, as the global flags are accepted there.
     assert offered(env, "agentctl list --profile p") == ["prod"]
+    # Where a command takes a profile name of its own.
+    assert offered(env, "agentctl config use s") == ["staging"]
+    assert offered(env, "agentctl config show d") == ["dev"]
+    assert offered(env, "agentctl promote x --from p") == ["prod"]
+    assert offered(env, "agentctl promote x --from prod --to ") == ["dev", "prod", "staging"]
 
 
 def test_no_config_file_offers_no_profiles(env: dict[str, str]) -> None:
@@ -140,6 +145,8 @@ def test_agent_names_from_a_running_emulator(api_env, env: dict[str, str]) -> No
     # A name shared by two agents would be refused (exit 6): their ids are offered instead.
     assert words == sorted(["Front\\ Desk", "sales", "support", *twins])
     assert offered(env, "agentctl update s") == ["sales", "support"]
+    assert offered(env, "agentctl delete sales s") == ["sales", "support"]
+    assert offered(env, "agentctl connect s") == ["sales", "support"]
     assert offered(env, "agentctl get Front\\ ") == ["Front\\ Desk"]
     # Ids complete once one is being typed.
     support = next(a["id"] for a in api_env.store.list_agents() if a["name"] == "support")

@@ -11,6 +11,7 @@ import typer
 
 from agentctl.cli.options import (
     AgentArg,
+    AgentsArg,
     DryRunOpt,
     EnvFileOpt,
     FilesOpt,
@@ -227,7 +228,7 @@ def update(
 
 def delete(
     ctx: typer.Context,
-    agents: Annotated[list[str], typer.Argument(metavar="AGENT...", help="Ids or exact names.")],
+    agents: AgentsArg,
     yes: YesOpt = False,
     ignore_not_found: Annotated[bool, typer.Option(
         "--ignore-not-found", help="An agent that does not exist is not an error.")] = False,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from agentctl.cli.complete import complete_profiles
 from agentctl.cli.options import AgentArg, DryRunOpt, EnvFileOpt, FilesOpt, OutputOpt, YesOpt
 from agentctl.cli.specs import read_specs, spec_environment
 from agentctl.cli.state import get_state
@@ -422,9 +423,11 @@ def promote(
     ctx: typer.Context,
     agent: AgentArg,
     from_: Annotated[str, typer.Option(
-        "--from", metavar="PROFILE", help="Profile (account) to copy from.")],
+        "--from", metavar="PROFILE", help="Profile (account) to copy from.",
+        autocompletion=complete_profiles)],
     to: Annotated[str, typer.Option(
-        "--to", metavar="PROFILE", help="Profile (account) to create or update it in.")],
+        "--to", metavar="PROFILE", help="Profile (account) to create or update it in.",
+        autocompletion=complete_profiles)],
     env_file: EnvFileOpt = None,
     dry_run: DryRunOpt = False,
     output: OutputOpt = OutputMode.table,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from agentctl.cli.complete import complete_agents
 from agentctl.cli.options import EnvFileOpt, OptionalFilesOpt
 from agentctl.cli.state import get_state
 
@@ -31,7 +32,8 @@ class SessionFormat(StrEnum):
 def connect(
     ctx: typer.Context,
     agent: Annotated[str | None, typer.Argument(
-        metavar="[AGENT]", help="A stored agent: id or exact name (or use -f).")] = None,
+        metavar="[AGENT]", help="A stored agent: id or exact name (or use -f).",
+        autocompletion=complete_agents)] = None,
     files: OptionalFilesOpt = None,
     env_file: EnvFileOpt = None,
     input_: Annotated[str | None, typer.Option(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from agentctl.cli.complete import complete_profiles
 from agentctl.cli.options import OutputOpt
 from agentctl.cli.state import get_state
 from agentctl.render.output import OutputMode
@@ -61,7 +62,8 @@ def _key_source(values: dict) -> str:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(help="Profile (default: the current one).")]
+    name: Annotated[str | None, typer.Argument(
+        help="Profile (default: the current one).", autocompletion=complete_profiles)]
     = None,
     output: OutputOpt = OutputMode.yaml,
 ) -> None:
@@ -126,7 +128,8 @@ def unset(
 @app.command("use")
 def use(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The profile to make current.")],
+    name: Annotated[str, typer.Argument(
+        help="The profile to make current.", autocompletion=complete_profiles)],
 ) -> None:
     """Make a profile the current one."""
     from agentctl import profiles
