@@ -139,19 +139,10 @@ def check_api_key(key: str, source: str) -> None:
         )
 
 
-def is_loopback_host(host: str) -> bool:
-    import ipaddress
-
-    if host in ("localhost",) or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(base_url: str) -> None:
     """The key is never sent in the clear: plain http only to loopback."""
+    from agentctl.spec.rules import is_loopback_host
+
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(

@@ -301,7 +301,7 @@ class _Checker:
         except ValueError:
             yield Problem(path, "is not a valid URL", "url")
             return
-        loopback = _is_loopback(host)
+        loopback = is_loopback_host(host)
         if parts.scheme != "https" and not (
             self.allow_loopback_urls and loopback and parts.scheme == "http"
         ):
@@ -419,7 +419,7 @@ def _suggest(key: Any, allowed: tuple[str, ...]) -> str:
 _PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
