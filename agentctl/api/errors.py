@@ -83,4 +83,9 @@ def error_for_transport(exc: Exception, what: str, base_url: str) -> AgentctlErr
             f"{what}: cannot connect to {base_url}",
             hint="is the host right and reachable? (for the emulator: agentctl emulator serve)",
         )
-    return UnavailableError(f"{what}: connection to {base_url} failed ({type(exc).__name__})")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return UnavailableError(
+            f"{what}: the connection to {base_url} was dropped before an answer came",
+            hint="retry later; --verbose shows each try",
+        )
+    return UnavailableError(f"{what}: the connection to {base_url} failed")
