@@ -339,3 +339,15 @@ def test_plain_http_to_a_remote_host_is_refused(monkeypatch):
     monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
     result = run_cli("list", "--base-url", "http://agents.example.com", exit_code=2)
     assert "plain http" in result.stderr
+
+
+# -- colour --------------------------------------------------------------------------------
+def test_diff_is_coloured_on_a_terminal_only(api_env, write, monkeypatch):
+    run_cli("create", "-f", write("a.yaml", agent_yaml("alpha")))
+    args = ("update", "alpha", "--set", "system_prompt=New", "--dry-run")
+    on_tty = run_cli(*args, tty=True).stdout
+    assert "\x1b[33m" in on_tty and "system_prompt" in on_tty  # yellow "~" line
+    assert "\x1b[" not in run_cli(*args).stdout  # piped
+    assert "\x1b[" not in run_cli(*args, "--no-color", tty=True).stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in run_cli(*args, tty=True).stdout
