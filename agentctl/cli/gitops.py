@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,11 +18,10 @@ from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
     from agentctl.api.client import AgentsAPI
-    from agentctl.errors import AgentctlError, SpecError
+    from agentctl.errors import AgentctlError
     from agentctl.render.output import Output
     from agentctl.spec.load import SpecDocument
     from agentctl.spec.plan import AgentPlan
-    from agentctl.spec.validate import Diagnostic
 
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Also delete agents named --selector PREFIX* that no file defines.")]
@@ -55,7 +52,8 @@ def validate(
     """Check spec files offline: every error with file:line and field, likely mistakes as
     warnings. Needs no key and no network; an unset ${VAR} is a warning."""
     from agentctl.errors import UsageError
-    from agentctl.render.plans import plural, show_diagnostics
+    from agentctl.render.plans import show_check
+    from agentctl.spec.check import check_files
 
     state = get_state(ctx)
     out = state.output(output)
@@ -63,143 +61,10 @@ def validate(
         raise UsageError(f"validate has no -o {out.mode.value}", hint="use -o json or -o yaml")
     if not files:
         raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
-    items, sources, agents = _check_files(files, spec_environment(env_file))
-    errors = sum(1 for i in items if i["severity"] == "error")
-    warnings = len(items) - errors
-    summary = (f"{plural(len(sources), 'file')}, {plural(agents, 'agent')}: "
-               f"{plural(errors, 'error')}, {plural(warnings, 'warning')}")
-    if strict and warnings:
-        summary += " (--strict: warnings fail)"
-    show_diagnostics(out, items, summary)
-    if errors or (strict and warnings):
+    report = check_files(files, spec_environment(env_file), strict=strict, stdin=sys.stdin)
+    show_check(out, report)
+    if report.failed:
         raise typer.Exit(int(ExitCode.SPEC))
-
-
-class _LenientEnv(Mapping[str, str]):
-    """The environment for an offline check: an unset variable reads as "" and is noted.
-
-    "" (not a made-up value) so that `${VAR:-default}` still takes its default, exactly as
-    when the variable is set but empty. The values that depend on an unset variable are
-    then reported as such and not checked (see `_missing_variables`).
-    """
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.missing: set[str] = set()
-
-    def __getitem__(self, name: str) -> str:
-        if name in self.env:
-            return self.env[name]
-        self.missing.add(name)
-        return ""
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.env)
-
-    def __len__(self) -> int:
-        return len(self.env)
-
-
-def _check_files(
-    files: Sequence[str], environment: Mapping[str, str]
-) -> tuple[list[dict[str, Any]], list[str], int]:
-    """Load each file on its own (so one bad file does not hide the others' problems) and
-    collect everything: load errors, schema errors, read-only fields, lint warnings."""
-    from agentctl.errors import SpecError
-    from agentctl.spec.lint import lint_documents
-    from agentctl.spec.load import load_specs
-    from agentctl.spec.validate import collect_problems, strip_read_only
-
-    env = _LenientEnv(environment)
-    docs: list[SpecDocument] = []
-    items: list[dict[str, Any]] = []
-    sources: list[str] = []
-    for path in _expand(files):
-        try:
-            loaded = load_specs([path], env=env, stdin=sys.stdin)
-        except SpecError as exc:
-            item = _load_problem(path, exc)
-            items.append(item)
-            sources.append(item["file"])
-            continue
-        docs.extend(loaded)
-        sources.extend(doc.source for doc in loaded if doc.source not in sources)
-    found = []
-    for doc in docs:
-        found.extend(strip_read_only(doc))
-        found.extend(collect_problems(doc))
-    found.extend(lint_documents(docs))
-    # A value built from an unset variable is unknown here: its own findings are dropped
-    # and replaced by one warning that says so.
-    unset = [d for doc in docs for d in _missing_variables(doc, env.missing)]
-    unchecked = {(d.source, d.path) for d in unset}
-    found = [d for d in found if (d.source, d.path) not in unchecked] + unset
-    items.extend(
-        {"file": d.source, "line": d.line, "path": d.path, "severity": d.severity,
-         "message": d.message, "hint": None}
-        for d in found
-    )
-    rank = {source: i for i, source in enumerate(sources)}
-    items.sort(key=lambda i: (rank.get(i["file"], len(rank)), i["line"] or 0))
-    return items, sources, len(docs)
-
-
-def _expand(files: Sequence[str]) -> Iterator[str]:
-    """Directories as their spec files, so each file is loaded (and can fail) alone."""
-    from agentctl.spec.load import SPEC_SUFFIXES
-
-    for given in files:
-        if given != "-" and os.path.isdir(given):
-            try:
-                names = sorted(os.listdir(given))
-            except OSError:
-                names = []
-            inside = [
-                os.path.join(given, n) for n in names
-                if not n.startswith(".") and n.lower().endswith(SPEC_SUFFIXES)
-                and os.path.isfile(os.path.join(given, n))
-            ]
-            yield from inside or [given]  # an empty or unreadable one: the loader says why
-        else:
-            yield given
-
-
-_LOCATED = re.compile(r"(\d+): (.*)", re.DOTALL)
-
-
-def _load_problem(path: str, exc: SpecError) -> dict[str, Any]:
-    """A loader's one-line SpecError (`file:line: ...`) as a diagnostic."""
-    from agentctl.spec.load import STDIN_NAME
-
-    message, line = exc.message, None
-    for source in (path, STDIN_NAME, "-"):
-        if message.startswith(source + ":"):
-            path, message = source, message[len(source) + 1:].lstrip()
-            match = _LOCATED.fullmatch(message)
-            if match:
-                line, message = int(match.group(1)), match.group(2)
-            break
-    return {"file": path, "line": line, "path": "", "severity": "error", "message": message,
-            "hint": exc.hint}
-
-
-# `$${` (an escaped `${`) or a reference; group 2 is the `:-default` part.
-_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
-
-
-def _missing_variables(doc: SpecDocument, missing: set[str]) -> Iterator[Diagnostic]:
-    """A warning for each value that uses an unset ${VAR} without a default: validate
-    cannot know the value, so that field is not checked."""
-    from agentctl.spec.validate import diagnostic
-
-    if not missing:
-        return
-    for path, template in doc.templates.items():
-        for match in _REFERENCE.finditer(template):
-            name = match.group(1)
-            if name in missing and match.group(2) is None:
-                yield diagnostic(doc, path, f"environment variable {name} is not set, so "
-                                 "this value was not checked", "warning")
 
 
 # -- diff and apply ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from agentctl.spec.rules import format_path
 
 if TYPE_CHECKING:
     from agentctl.render.output import Output
+    from agentctl.spec.check import CheckReport
     from agentctl.spec.plan import AgentPlan, Change
 
 # What each plan action is called before and after it happens.
@@ -49,6 +50,20 @@ def show_diagnostics(out: Output, items: Sequence[dict[str, Any]], summary: str)
             if item.get("hint"):
                 out.text(f"  hint: {item['hint']}", "dim")
     out.text(summary, "bold")
+
+
+def check_summary(report: CheckReport) -> str:
+    """`2 files, 3 agents: 1 error, 0 warnings`, and why warnings fail under --strict."""
+    summary = (f"{plural(len(report.files), 'file')}, {plural(report.agents, 'agent')}: "
+               f"{plural(report.errors, 'error')}, {plural(report.warnings, 'warning')}")
+    if report.strict and report.warnings:
+        summary += " (--strict: warnings fail)"
+    return summary
+
+
+def show_check(out: Output, report: CheckReport) -> None:
+    """validate's output: every finding, then the summary line."""
+    show_diagnostics(out, report.diagnostics, check_summary(report))
 
 
 # -- plans -------------------------------------------------------------------------------------
