@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,11 +17,8 @@ from agentctl.exit_codes import ExitCode
 from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
-    from agentctl.api.client import AgentsAPI
-    from agentctl.errors import AgentctlError
     from agentctl.render.output import Output
     from agentctl.spec.load import SpecDocument
-    from agentctl.spec.plan import AgentPlan
 
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Also delete agents named --selector PREFIX* that no file defines.")]
@@ -81,18 +78,16 @@ def diff(
 ) -> None:
     """Compare spec files with the agents on the server, matched by name.
     Exit 0: no differences; 1: differences."""
-    from agentctl.render.plans import plan_summary, show_plan_data, show_plans
+    from agentctl.api.apply import plan_documents
+    from agentctl.render.plans import show_diff
 
     state = get_state(ctx)
     out = state.output(output)
     docs = _read(files, env_file, out, prune=prune, selector=selector)
-    plans = _plan(state.api(), docs, prune=prune, selector=selector, concurrency=concurrency)
-    changed = [p for p in plans if p.writes]
-    if not out.machine:
-        show_plans(out, plans)
-    show_plan_data(out, plans, listed=changed)
-    out.text(f"diff: {plan_summary(plans)}", "bold")
-    if changed:
+    plans = plan_documents(state.api(), docs, prune=prune, selector=selector,
+                           concurrency=concurrency)
+    show_diff(out, plans)
+    if any(p.writes for p in plans):
         raise typer.Exit(int(ExitCode.DIFFERENT))
 
 
@@ -108,60 +103,45 @@ def apply(
     output: OutputOpt = OutputMode.table,
 ) -> None:
     """Create the agents that are missing, update the ones that differ, leave the rest."""
+    from agentctl.api.apply import apply_plans, plan_documents
     from agentctl.render.plans import (
-        DONE,
-        plan_summary,
+        confirm_deletes,
         progress,
-        show_plan_data,
-        show_plans,
-        show_results,
+        show_applied,
+        show_apply_start,
+        show_dry_run,
     )
+    from agentctl.spec.check import check_masked_creates
 
     state = get_state(ctx)
     out = state.output(output)
     docs = _read(files, env_file, out, prune=prune, selector=selector)
     api = state.api()
-    plans = _plan(api, docs, prune=prune, selector=selector, concurrency=concurrency)
-    _refuse_masked_creates(docs, plans)
-    kept = [p for p in plans if p.action != "delete"]
+    plans = plan_documents(api, docs, prune=prune, selector=selector, concurrency=concurrency)
+    check_masked_creates(docs, plans)
     if dry_run:
-        if not out.machine:
-            show_plans(out, plans)
-        show_plan_data(out, plans, listed=kept, dry_run=True)
-        out.info(f"dry run: {plan_summary(plans)}; nothing was sent")
+        show_dry_run(out, plans)
         return
     deletes = [p for p in plans if p.action == "delete"]
-    if deletes and not yes:
-        listing = ", ".join(f"{p.name!r} ({p.id})" for p in deletes)
-        if not out.confirm(f"Delete {len(deletes)} agent(s) no file defines: {listing}?"):
-            out.info("nothing applied")
-            raise typer.Exit(int(ExitCode.USAGE))
-    if not out.machine:
-        show_plans(out, [p for p in plans if p.action == "update"], full=False)
-    writes = [p for p in plans if p.writes]
-    with progress(out, len(writes), "applying") as advance:
-        # Creates and updates first; deletes only once everything else has landed.
-        ids, failures = _execute(api, [p for p in writes if p.action != "delete"],
-                                 concurrency, advance)
-        if not failures:
-            more, failures = _execute(api, deletes, concurrency, advance)
-            ids.update(more)
-    done = [p for p in plans if not p.writes or p.name in ids]
-    show_results(out, done, ids)
-    if failures:
-        out.warn(f"{len(writes) - len([p for p in done if p.writes])} of {len(writes)} "
-                 "change(s) not applied")
-        raise failures[0]
-    out.text(f"apply: {plan_summary(plans, DONE)}", "bold")
-    show_plan_data(out, plans, ids, listed=kept, dry_run=False)
+    if deletes and not yes and not confirm_deletes(out, deletes):
+        out.info("nothing applied")
+        raise typer.Exit(int(ExitCode.USAGE))
+    show_apply_start(out, plans)
+    with progress(out, sum(1 for p in plans if p.writes), "applying") as advance:
+        result = apply_plans(api, plans, concurrency, lambda plan, agent_id: advance())
+    show_applied(out, plans, result.ids, failed=bool(result.failures))
+    if result.failures:
+        raise result.failures[0]
 
 
 def _read(
     files: Sequence[str], env_file: Path | None, out: Output, *, prune: bool,
     selector: str | None,
 ) -> list[SpecDocument]:
-    """Load and validate every document (before any request), then check the names."""
-    from agentctl.errors import RejectedError, UsageError
+    """--prune and --selector checked, then every document loaded and validated (before
+    any request), then their names."""
+    from agentctl.errors import UsageError
+    from agentctl.spec.check import check_names
 
     if prune and not selector:
         raise UsageError(
@@ -172,113 +152,8 @@ def _read(
     if selector is not None and not selector.strip():
         raise UsageError("--selector must not be empty")
     docs = read_specs(files, env_file, out)
-    seen: dict[str, str] = {}
-    for doc in docs:
-        name = str(doc.data.get("name"))
-        if name in seen:
-            raise RejectedError(
-                f"{doc.where(('name',))}: name: {name!r} is also defined at {seen[name]}",
-                hint="agents are matched by name, so each name may appear once",
-            )
-        seen[name] = doc.where(("name",))
-        if selector and not name.startswith(selector):
-            raise doc.error(("name",), f"{name!r} does not start with the selector "
-                            f"{selector!r}", hint="every agent these files manage must "
-                            "be named PREFIX...; fix the name or the --selector")
+    check_names(docs, selector)
     return docs
-
-
-def _plan(
-    api: AgentsAPI, docs: list[SpecDocument], *, prune: bool, selector: str | None,
-    concurrency: int,
-) -> list[AgentPlan]:
-    """Every spec against the server, matched by name; ambiguity is an error here, before
-    anything is written."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from agentctl.errors import RejectedError
-    from agentctl.spec.plan import ambiguous_names, group_by_name, plan_agent, prune_plans
-
-    items = api.list_agents()
-    names = [str(doc.data.get("name")) for doc in docs]
-    twins = ambiguous_names(names, items)
-    if twins:
-        name, ids = next(iter(twins.items()))
-        more = f" (and {len(twins) - 1} more names)" if len(twins) > 1 else ""
-        raise RejectedError(
-            f"{len(ids)} agents on the server are named {name!r}: {', '.join(ids)}{more}",
-            hint="agents are matched by name: delete or rename the extra ones first "
-            "(agentctl delete ID)",
-        )
-    named = group_by_name(items)
-    matched = [named.get(name, [None])[0] for name in names]
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        records = list(pool.map(
-            lambda item: api.get_agent(str(item["id"])) if item else None, matched))
-    plans = [
-        plan_agent(doc.data, record, doc.where(("name",)))
-        for doc, record in zip(docs, records, strict=True)
-    ]
-    if prune and selector:
-        plans.extend(prune_plans(items, set(names), selector))
-    return plans
-
-
-def _refuse_masked_creates(docs: list[SpecDocument], plans: list[AgentPlan]) -> None:
-    """A new agent cannot "keep" a secret it never had: say so before the first write."""
-    from agentctl.spec.plan import masked_secrets
-
-    creates = {p.name for p in plans if p.action == "create"}
-    for doc in docs:
-        found = masked_secrets(doc.data) if doc.data.get("name") in creates else []
-        if found:
-            raise doc.error(found[0], '"***" keeps a stored value, and this agent does not '
-                            "exist yet", hint="use ${VAR} for the secret itself")
-
-
-def _execute(
-    api: AgentsAPI, plans: list[AgentPlan], concurrency: int, advance: Any
-) -> tuple[dict[str, str], list[AgentctlError]]:
-    """Run the writes over the one client, `concurrency` at a time. After the first
-    failure no new write starts; returns the ids written and the failures, in plan order."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from agentctl.errors import AgentctlError
-
-    stop = threading.Event()
-
-    def write(plan: AgentPlan) -> str | AgentctlError | None:
-        if stop.is_set():
-            return None
-        try:
-            if plan.action == "create":
-                agent_id = str(api.create_agent(plan.body or {})["id"])
-            elif plan.action == "update":
-                agent_id = str(api.update_agent(str(plan.id), plan.body or {})["id"])
-            else:
-                api.delete_agent(str(plan.id))
-                agent_id = str(plan.id)
-        except AgentctlError as exc:
-            stop.set()
-            return exc
-        except BaseException:
-            stop.set()
-            raise
-        advance()
-        return agent_id
-
-    pool = ThreadPoolExecutor(max_workers=concurrency)
-    try:
-        outcomes = list(pool.map(write, plans))
-    except BaseException:  # Ctrl-C: the queued writes must not start after it
-        stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    ids = {p.name: o for p, o in zip(plans, outcomes, strict=True) if isinstance(o, str)}
-    failures = [o for o in outcomes if isinstance(o, AgentctlError)]
-    return ids, failures
 
 
 # -- promote -----------------------------------------------------------------------------------

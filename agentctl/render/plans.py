@@ -160,6 +160,55 @@ def show_results(
                  style if plan.action != "unchanged" else None)
 
 
+# -- diff and apply ----------------------------------------------------------------------------
+
+
+def show_diff(out: Output, plans: Sequence[AgentPlan]) -> None:
+    """diff: the readable plan (tables only), the changed agents' data, the summary."""
+    if not out.machine:
+        show_plans(out, plans)
+    show_plan_data(out, plans, listed=[p for p in plans if p.writes])
+    out.text(f"diff: {plan_summary(plans)}", "bold")
+
+
+def show_dry_run(out: Output, plans: Sequence[AgentPlan]) -> None:
+    """apply --dry-run: the plan, and that nothing was sent."""
+    if not out.machine:
+        show_plans(out, plans)
+    show_plan_data(out, plans, listed=[p for p in plans if p.action != "delete"],
+                   dry_run=True)
+    out.info(f"dry run: {plan_summary(plans)}; nothing was sent")
+
+
+def confirm_deletes(out: Output, deletes: Sequence[AgentPlan]) -> bool:
+    """Ask before --prune deletes (Output.confirm refuses off a terminal)."""
+    listing = ", ".join(f"{p.name!r} ({p.id})" for p in deletes)
+    return out.confirm(f"Delete {len(deletes)} agent(s) no file defines: {listing}?")
+
+
+def show_apply_start(out: Output, plans: Sequence[AgentPlan]) -> None:
+    """Before apply writes: each update's changes (creates and deletes show as results)."""
+    if not out.machine:
+        show_plans(out, [p for p in plans if p.action == "update"], full=False)
+
+
+def show_applied(
+    out: Output, plans: Sequence[AgentPlan], ids: dict[str, str], *, failed: bool
+) -> None:
+    """After apply: what happened to each agent; then either how many changes did not
+    land (`failed`, the error itself follows) or the summary and the data."""
+    done = [p for p in plans if not p.writes or p.name in ids]
+    show_results(out, done, ids)
+    writes = sum(1 for p in plans if p.writes)
+    if failed:
+        landed = sum(1 for p in done if p.writes)
+        out.warn(f"{writes - landed} of {writes} change(s) not applied")
+        return
+    out.text(f"apply: {plan_summary(plans, DONE)}", "bold")
+    show_plan_data(out, plans, ids, listed=[p for p in plans if p.action != "delete"],
+                   dry_run=False)
+
+
 # -- progress ----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,143 @@
+"""Spec files against the server, and the writes that follow: diff, apply and promote.
+
+Matching by name and running the writes over the one AgentsAPI, `concurrency` at a time.
+The plans themselves are computed by the pure `spec.plan`; nothing here prints: progress
+is reported through a callback, results come back as plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentctl.api.client import AgentsAPI
+    from agentctl.errors import AgentctlError
+    from agentctl.spec.load import SpecDocument
+    from agentctl.spec.plan import AgentPlan
+
+# Called from a worker thread after each write that lands: (plan, agent id).
+OnWritten = Callable[["AgentPlan", str], None]
+
+
+def _ignore(plan: AgentPlan, agent_id: str) -> None:
+    pass
+
+
+# -- diff and apply ----------------------------------------------------------------------------
+
+
+def plan_documents(
+    api: AgentsAPI, docs: Sequence[SpecDocument], *, prune: bool = False,
+    selector: str | None = None, concurrency: int = 8,
+) -> list[AgentPlan]:
+    """Every spec against the server, matched by name, plus (with `prune` and a
+    `selector`) a delete for each `selector*` agent no spec names. A name that matches
+    several agents is an error here, before anything is written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentctl.errors import RejectedError
+    from agentctl.spec.plan import ambiguous_names, group_by_name, plan_agent, prune_plans
+
+    items = api.list_agents()
+    names = [str(doc.data.get("name")) for doc in docs]
+    twins = ambiguous_names(names, items)
+    if twins:
+        name, ids = next(iter(twins.items()))
+        more = f" (and {len(twins) - 1} more names)" if len(twins) > 1 else ""
+        raise RejectedError(
+            f"{len(ids)} agents on the server are named {name!r}: {', '.join(ids)}{more}",
+            hint="agents are matched by name: delete or rename the extra ones first "
+            "(agentctl delete ID)",
+        )
+    named = group_by_name(items)
+    matched = [named.get(name, [None])[0] for name in names]
+    # The list holds summaries: each matched agent's full record, fetched in parallel.
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        records = list(pool.map(
+            lambda item: api.get_agent(str(item["id"])) if item else None, matched))
+    plans = [
+        plan_agent(doc.data, record, doc.where(("name",)))
+        for doc, record in zip(docs, records, strict=True)
+    ]
+    if prune and selector:
+        plans.extend(prune_plans(items, set(names), selector))
+    return plans
+
+
+@dataclass
+class ApplyResult:
+    """The ids of the writes that landed (by agent name) and the failures, in plan order."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    failures: list[AgentctlError] = field(default_factory=list)
+
+
+def apply_plans(
+    api: AgentsAPI, plans: Sequence[AgentPlan], concurrency: int,
+    on_written: OnWritten = _ignore,
+) -> ApplyResult:
+    """Every write of `plans`: creates and updates first, deletes only once everything else
+    has landed (so a failed apply never leaves an agent deleted and its replacement
+    missing)."""
+    result = execute(api, [p for p in plans if p.writes and p.action != "delete"],
+                     concurrency, on_written)
+    if not result.failures:
+        more = execute(api, [p for p in plans if p.action == "delete"], concurrency,
+                       on_written)
+        result = ApplyResult({**result.ids, **more.ids}, more.failures)
+    return result
+
+
+def execute(
+    api: AgentsAPI, plans: Sequence[AgentPlan], concurrency: int,
+    on_written: OnWritten = _ignore,
+) -> ApplyResult:
+    """Run the writes over the one client, `concurrency` at a time. After the first
+    failure no new write starts (those already in flight finish)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentctl.errors import AgentctlError
+
+    stop = threading.Event()
+
+    def write(plan: AgentPlan) -> str | AgentctlError | None:
+        if stop.is_set():
+            return None
+        try:
+            record = write_plan(api, plan)
+        except AgentctlError as exc:
+            stop.set()
+            return exc
+        except BaseException:
+            stop.set()
+            raise
+        agent_id = str(plan.id) if record is None else str(record["id"])
+        on_written(plan, agent_id)
+        return agent_id
+
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
+        outcomes = list(pool.map(write, plans))
+    except BaseException:  # Ctrl-C: the queued writes must not start after it
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    ids = {p.name: o for p, o in zip(plans, outcomes, strict=True) if isinstance(o, str)}
+    failures = [o for o in outcomes if isinstance(o, AgentctlError)]
+    return ApplyResult(ids, failures)
+
+
+def write_plan(api: AgentsAPI, plan: AgentPlan) -> dict[str, Any] | None:
+    """One plan's request: the created or updated record, None for a delete."""
+    if plan.action == "create":
+        return api.create_agent(plan.body or {})
+    if plan.action == "update":
+        return api.update_agent(str(plan.id), plan.body or {})
+    if plan.action == "delete":
+        api.delete_agent(str(plan.id))
+        return None
+    raise ValueError(f"nothing to write for an {plan.action!r} plan")

@@ -1,0 +1,197 @@
+"""api.apply: specs matched to the server's agents, and the writes run concurrently, against
+the real emulator (a wrapping transport only to make chosen writes fail)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from agentctl.api.apply import apply_plans, execute, plan_documents, write_plan
+from agentctl.api.client import AgentsAPI
+from agentctl.api.retry import RetryPolicy
+from agentctl.api.transport import build_client
+from agentctl.emulator import server
+from agentctl.errors import RejectedError
+from agentctl.spec.load import SpecDocument, load_specs
+from agentctl.spec.plan import AgentPlan, plan_agent
+from tests.conftest import TEST_KEY
+
+
+def body(name: str, prompt: str = "You help.") -> dict:
+    return {"name": name, "system_prompt": prompt, "voice": {"voice_id": "ivy"}}
+
+
+class Refusing(httpx.BaseTransport):
+    """The real transport, except that a write whose body names an agent in `refuse`
+    is answered 422 (not sent on), and one in `explode` raises a plain exception."""
+
+    def __init__(self, refuse: set[str], explode: set[str]) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.refuse, self.explode = refuse, explode
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        name = json.loads(request.content).get("name") if request.content else None
+        if name in self.explode:
+            raise RuntimeError(f"boom {name}")
+        if name in self.refuse:
+            return httpx.Response(422, json={"detail": f"no {name}"}, request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def make_api(emulator: server.RunningEmulator) -> Iterator[Callable[..., AgentsAPI]]:
+    clients: list[httpx.Client] = []
+
+    def _make(refuse: set[str] = frozenset(), explode: set[str] = frozenset()) -> AgentsAPI:
+        http = build_client(emulator.base_url, TEST_KEY, 5.0,
+                            transport=Refusing(set(refuse), set(explode)))
+        clients.append(http)
+        return AgentsAPI(http, RetryPolicy(attempts=1))
+
+    yield _make
+    for http in clients:
+        http.close()
+
+
+def docs_for(write: Callable[[str, str], str], *bodies: dict) -> list[SpecDocument]:
+    path = write("agents.json", json.dumps(list(bodies)))
+    return load_specs([path], env={})
+
+
+def writes(emulator: server.RunningEmulator) -> list[tuple[str, str]]:
+    """(method, agent name or id) of each write the emulator received, in order."""
+    seen = []
+    for r in emulator.requests:
+        if r["method"] in ("POST", "PUT", "DELETE"):
+            seen.append((r["method"], r["path"].rsplit("/", 1)[-1]))
+    return seen
+
+
+# -- plan_documents ----------------------------------------------------------------------------
+
+
+def test_plans_match_by_name_with_full_records(emulator, make_api, write) -> None:
+    api = make_api()
+    same = api.create_agent(body("team-same"))
+    old = api.create_agent(body("team-old", "Old prompt."))
+    gone = api.create_agent(body("team-gone"))
+    other = api.create_agent(body("other-team"))
+    docs = docs_for(write, body("team-same"), body("team-old", "New prompt."), body("team-new"))
+
+    plans = plan_documents(api, docs, prune=True, selector="team-", concurrency=2)
+
+    assert [(p.name, p.action, p.id) for p in plans] == [
+        ("team-same", "unchanged", same["id"]),
+        ("team-old", "update", old["id"]),
+        ("team-new", "create", None),
+        ("team-gone", "delete", gone["id"]),  # other-team is outside the selector
+    ]
+    assert other["id"] not in {p.id for p in plans}
+    assert plans[1].current["system_prompt"] == "Old prompt."  # the full record, not a summary
+    assert [c.path for c in plans[1].changes] == [("system_prompt",)]
+    assert plans[2].where.endswith("agents.json:1")
+    # without --prune nothing is deleted
+    assert [p.action for p in plan_documents(api, docs, selector="team-")] == [
+        "unchanged", "update", "create"]
+
+
+def test_a_name_twice_on_the_server_is_refused_before_any_write(emulator, make_api,
+                                                                write) -> None:
+    api = make_api()
+    for _ in range(2):
+        api.create_agent(body("twin"))
+    api.create_agent(body("pair"))
+    api.create_agent(body("pair"))
+    ids = [a["id"] for a in api.list_agents() if a["name"] == "twin"]  # the server's order
+    emulator.requests.clear()
+    docs = docs_for(write, body("twin"), body("pair"))
+    with pytest.raises(RejectedError) as caught:
+        plan_documents(api, docs)
+    assert caught.value.message == (
+        f"2 agents on the server are named 'twin': {ids[0]}, {ids[1]} (and 1 more names)")
+    assert writes(emulator) == []
+
+
+# -- apply_plans / execute ---------------------------------------------------------------------
+
+
+def test_apply_writes_everything_and_reports_each_write(emulator, make_api, write) -> None:
+    api = make_api()
+    api.create_agent(body("team-old", "Old."))
+    gone = api.create_agent(body("team-gone"))
+    docs = docs_for(write, body("team-old", "New."), body("team-a"), body("team-b"))
+    plans = plan_documents(api, docs, prune=True, selector="team-")
+    emulator.requests.clear()
+    seen: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def on_written(plan: AgentPlan, agent_id: str) -> None:
+        with lock:
+            seen.append((plan.name, agent_id))
+
+    result = apply_plans(api, plans, 4, on_written)
+
+    assert result.failures == []
+    stored = {a["name"]: a["id"] for a in emulator.store.list_agents()}
+    assert set(stored) == {"team-old", "team-a", "team-b"}
+    assert result.ids == {**stored, "team-gone": gone["id"]}
+    assert sorted(seen) == sorted(result.ids.items())
+    # the delete only after every create and update
+    methods = [m for m, _ in writes(emulator)]
+    assert sorted(methods[:3]) == ["POST", "POST", "PUT"] and methods[3:] == ["DELETE"]
+
+
+def test_after_a_failure_no_new_write_starts_and_nothing_is_deleted(emulator, make_api,
+                                                                   write) -> None:
+    api = make_api(refuse={"b"})
+    gone = api.create_agent(body("gone"))
+    docs = docs_for(write, body("a"), body("b"), body("c"))
+    plans = plan_documents(api, docs)
+    plans.append(AgentPlan("gone", "delete", gone))
+    emulator.requests.clear()
+
+    result = apply_plans(api, plans, 1)
+
+    assert [type(f) for f in result.failures] == [RejectedError]
+    assert "no b" in result.failures[0].message
+    assert list(result.ids) == ["a"]
+    assert sorted(a["name"] for a in emulator.store.list_agents()) == ["a", "gone"]
+    assert writes(emulator) == [("POST", "agents")]  # c never sent, gone not deleted
+
+
+def test_execute_keeps_plan_order_and_only_the_ids_written(emulator, make_api) -> None:
+    api = make_api(refuse={"x2", "x4"})
+    plans = [plan_agent(body(f"x{i}"), None) for i in range(5)]
+    result = execute(api, plans, 1)
+    assert list(result.ids) == ["x0", "x1"]
+    assert len(result.failures) == 1  # x3 and x4 never started
+    assert "no x2" in result.failures[0].message
+    assert execute(api, [], 3).ids == {}
+
+
+def test_an_unexpected_exception_propagates_and_stops_the_queue(emulator, make_api) -> None:
+    api = make_api(explode={"y1"})
+    plans = [plan_agent(body(f"y{i}"), None) for i in range(4)]
+    with pytest.raises(RuntimeError, match="boom y1"):
+        execute(api, plans, 1)
+    assert [a["name"] for a in emulator.store.list_agents()] == ["y0"]
+
+
+def test_write_plan_sends_one_request_per_action(emulator, make_api) -> None:
+    api = make_api()
+    created = write_plan(api, plan_agent(body("w"), None))
+    assert created is not None and created["name"] == "w"
+    record = api.get_agent(created["id"])
+    updated = write_plan(api, plan_agent(body("w", "Changed."), record))
+    assert updated is not None and updated["system_prompt"] == "Changed."
+    assert write_plan(api, AgentPlan("w", "delete", record)) is None
+    assert emulator.store.list_agents() == []
+    with pytest.raises(ValueError, match="nothing to write"):
+        write_plan(api, AgentPlan("w", "unchanged", record))
