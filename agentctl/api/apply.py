@@ -7,7 +7,7 @@ is reported through a callback, results come back as plain data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -141,3 +141,55 @@ def write_plan(api: AgentsAPI, plan: AgentPlan) -> dict[str, Any] | None:
         api.delete_agent(str(plan.id))
         return None
     raise ValueError(f"nothing to write for an {plan.action!r} plan")
+
+
+# -- promote -----------------------------------------------------------------------------------
+
+
+def promotion_source(
+    source: AgentsAPI, target: AgentsAPI, agent: str, *, profile: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`agent` from `source` as a spec (secrets as ${VAR} placeholders), and the record of
+    the agent of that name in `target` (None: not there). Several of that name in the
+    target is an error (`profile` names it)."""
+    from agentctl.errors import RejectedError
+    from agentctl.spec.export import export_spec
+
+    record = source.get_agent(str(source.resolve(agent)["id"]))
+    spec, _ = export_spec(record)
+    name = str(spec.get("name"))
+    matches = target.find_by_name(name)
+    if len(matches) > 1:
+        raise RejectedError(
+            f"{len(matches)} agents are named {name!r} in profile {profile!r}: "
+            + ", ".join(str(m.get("id")) for m in matches),
+            hint="agents are matched by name: delete or rename the extra ones first",
+        )
+    current = target.get_agent(str(matches[0]["id"])) if matches else None
+    return spec, current
+
+
+def promotion_plan(
+    spec: dict[str, Any], current: dict[str, Any] | None, env: Mapping[str, str], *,
+    profile: str,
+) -> AgentPlan:
+    """The exported spec against the target's agent. Each secret placeholder keeps the
+    target's stored value or takes its variable from `env`; if neither exists this is a
+    SpecError naming the variables, before anything is written."""
+    from agentctl.errors import SpecError
+    from agentctl.spec.export import secret_placeholders
+    from agentctl.spec.plan import fill_secrets, plan_agent
+    from agentctl.spec.rules import format_path
+
+    name = str(spec.get("name"))
+    spec, missing = fill_secrets(spec, secret_placeholders(spec), current, env)
+    if missing:
+        variables = ", ".join(v for _, v in missing)
+        where = ", ".join(format_path(p) for p, _ in missing)
+        raise SpecError(
+            f"promote {name!r}: no value for {len(missing)} secret(s) ({where}) in profile "
+            f"{profile!r}: set {variables}",
+            hint=f"export {missing[0][1]}=... (or --env-file FILE); a secret the target "
+            "agent already has is kept",
+        )
+    return plan_agent(spec, current)

@@ -178,12 +178,9 @@ def promote(
     it already has for that header, or takes it from the variable `get --export` names
     (e.g. GET_WEATHER_AUTHORIZATION); if neither exists nothing is written (exit 3).
     """
-    from agentctl.errors import RejectedError, SpecError, UsageError
-    from agentctl.render import records
-    from agentctl.render.plans import show_plan_data, show_plans
-    from agentctl.spec.export import export_spec, secret_placeholders
-    from agentctl.spec.plan import fill_secrets, plan_agent
-    from agentctl.spec.rules import format_path
+    from agentctl.api.apply import promotion_plan, promotion_source, write_plan
+    from agentctl.errors import UsageError
+    from agentctl.render.plans import show_promoted, show_promotion
 
     state = get_state(ctx)
     out = state.output(output)
@@ -195,44 +192,10 @@ def promote(
         raise UsageError(f"{', '.join(given)} cannot be used with promote: each side comes "
                          "from its profile", hint="agentctl config set base_url URL --profile NAME")
     source, target = state.api_for(from_), state.api_for(to)
-    record = source.get_agent(str(source.resolve(agent)["id"]))
-    spec, _ = export_spec(record)
-    name = str(spec.get("name"))
-    matches = target.find_by_name(name)
-    if len(matches) > 1:
-        raise RejectedError(
-            f"{len(matches)} agents are named {name!r} in profile {to!r}: "
-            + ", ".join(str(m.get("id")) for m in matches),
-            hint="agents are matched by name: delete or rename the extra ones first",
-        )
-    current = target.get_agent(str(matches[0]["id"])) if matches else None
-    spec, missing = fill_secrets(spec, secret_placeholders(spec), current,
-                                 spec_environment(env_file))
-    if missing:
-        variables = ", ".join(v for _, v in missing)
-        where = ", ".join(format_path(p) for p, _ in missing)
-        raise SpecError(
-            f"promote {name!r}: no value for {len(missing)} secret(s) ({where}) in profile "
-            f"{to!r}: set {variables}",
-            hint=f"export {missing[0][1]}=... (or --env-file FILE); a secret the target "
-            "agent already has is kept",
-        )
-    plan = plan_agent(spec, current)
-    if plan.writes and not out.machine:
-        show_plans(out, [plan])
+    spec, current = promotion_source(source, target, agent, profile=to)
+    plan = promotion_plan(spec, current, spec_environment(env_file), profile=to)
+    show_promotion(out, plan, dry_run=dry_run, profile=to)
     if dry_run:
-        show_plan_data(out, [plan], dry_run=True)
-        out.info(f"dry run: nothing was sent to profile {to!r}")
         return
-    if plan.action == "unchanged":
-        out.success(f"no changes to agent {name!r} in profile {to!r}")
-        if out.machine and current is not None:
-            records.show_records(out, [current])
-        return
-    if plan.action == "create":
-        result = target.create_agent(plan.body or {})
-    else:
-        result = target.update_agent(str(plan.id), plan.body or {})
-    out.success(f"{'created' if plan.action == 'create' else 'updated'} agent {name!r} "
-                f"({result.get('id')}) in profile {to!r}")
-    records.show_records(out, [result], quiet_table=True)
+    record = write_plan(target, plan) if plan.writes else None
+    show_promoted(out, plan, record, profile=to)

@@ -209,6 +209,36 @@ def show_applied(
                    dry_run=False)
 
 
+# -- promote -----------------------------------------------------------------------------------
+
+
+def show_promotion(out: Output, plan: AgentPlan, *, dry_run: bool, profile: str) -> None:
+    """Before promote writes (or instead, with --dry-run): the plan when it changes
+    anything."""
+    if plan.writes and not out.machine:
+        show_plans(out, [plan])
+    if dry_run:
+        show_plan_data(out, [plan], dry_run=True)
+        out.info(f"dry run: nothing was sent to profile {profile!r}")
+
+
+def show_promoted(
+    out: Output, plan: AgentPlan, record: dict[str, Any] | None, *, profile: str
+) -> None:
+    """After promote: what happened in `profile`, and the agent's record (`record` is the
+    one written; None when the agent was already the same)."""
+    from agentctl.render.records import show_records
+
+    if record is None:
+        out.success(f"no changes to agent {plan.name!r} in profile {profile!r}")
+        if out.machine and plan.current is not None:
+            show_records(out, [plan.current])
+        return
+    out.success(f"{DONE[plan.action]} agent {plan.name!r} ({record.get('id')}) in profile "
+                f"{profile!r}")
+    show_records(out, [record], quiet_table=True)
+
+
 # -- progress ----------------------------------------------------------------------------------
 
 

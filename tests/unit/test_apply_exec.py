@@ -1,5 +1,5 @@
-"""api.apply: specs matched to the server's agents, and the writes run concurrently, against
-the real emulator (a wrapping transport only to make chosen writes fail)."""
+"""api.apply: specs matched to the server's agents, the writes run concurrently, and promote's
+plan, against the real emulator (a wrapping transport only to make chosen writes fail)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,19 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from agentctl.api.apply import apply_plans, execute, plan_documents, write_plan
+from agentctl.api.apply import (
+    apply_plans,
+    execute,
+    plan_documents,
+    promotion_plan,
+    promotion_source,
+    write_plan,
+)
 from agentctl.api.client import AgentsAPI
 from agentctl.api.retry import RetryPolicy
 from agentctl.api.transport import build_client
 from agentctl.emulator import server
-from agentctl.errors import RejectedError
+from agentctl.errors import RejectedError, SpecError
 from agentctl.spec.load import SpecDocument, load_specs
 from agentctl.spec.plan import AgentPlan, plan_agent
 from tests.conftest import TEST_KEY
@@ -195,3 +202,72 @@ def test_write_plan_sends_one_request_per_action(emulator, make_api) -> None:
     assert emulator.store.list_agents() == []
     with pytest.raises(ValueError, match="nothing to write"):
         write_plan(api, AgentPlan("w", "unchanged", record))
+
+
+# -- promote -----------------------------------------------------------------------------------
+
+SECRET = "Bearer s3cret"
+
+
+def with_tool(name: str) -> dict:
+    return {**body(name), "tools": [{
+        "name": "get_weather", "description": "Weather.",
+        "parameters": {"type": "object", "properties": {}},
+        "http": {"url": "https://api.example.com/w", "http_method": "GET",
+                 "headers": [{"name": "Authorization", "value": SECRET}]},
+    }]}
+
+
+@pytest.fixture
+def target(tmp_path, make_api) -> Iterator[tuple[server.RunningEmulator, AgentsAPI]]:
+    """A second account: its own emulator and client."""
+    running = server.start(port=0, db_path=tmp_path / "target.sqlite3")
+    http = build_client(running.base_url, TEST_KEY, 5.0)
+    try:
+        yield running, AgentsAPI(http, RetryPolicy(attempts=1))
+    finally:
+        http.close()
+        running.stop()
+
+
+def test_promotion_of_a_new_agent_needs_the_secret_from_the_environment(make_api,
+                                                                        target) -> None:
+    source, (target_emulator, target_api) = make_api(), target
+    source.create_agent(with_tool("Support"))
+    spec, current = promotion_source(source, target_api, "Support", profile="prod")
+    assert current is None
+    assert spec["tools"][0]["http"]["headers"][0]["value"] == "${GET_WEATHER_AUTHORIZATION}"
+    with pytest.raises(SpecError) as caught:
+        promotion_plan(spec, current, {}, profile="prod")
+    assert caught.value.message == (
+        "promote 'Support': no value for 1 secret(s) (tools[0].http.headers[0].value) in "
+        "profile 'prod': set GET_WEATHER_AUTHORIZATION")
+    assert caught.value.hint.startswith("export GET_WEATHER_AUTHORIZATION=...")
+
+    plan = promotion_plan(spec, current, {"GET_WEATHER_AUTHORIZATION": "Bearer prod"},
+                          profile="prod")
+    assert plan.action == "create"
+    assert plan.body["tools"][0]["http"]["headers"][0]["value"] == "Bearer prod"
+    assert [r for r in target_emulator.requests if r["method"] != "GET"] == []
+
+
+def test_promotion_keeps_the_targets_secret_and_plans_only_the_changes(make_api,
+                                                                       target) -> None:
+    source, (_, target_api) = make_api(), target
+    source.create_agent({**with_tool("Support"), "greeting": "Hello from staging"})
+    existing = target_api.create_agent(with_tool("Support"))
+    spec, current = promotion_source(source, target_api, "Support", profile="prod")
+    assert current is not None and current["id"] == existing["id"]
+    plan = promotion_plan(spec, current, {}, profile="prod")  # no variable needed
+    assert (plan.action, plan.id) == ("update", existing["id"])
+    assert [c.path for c in plan.changes] == [("greeting",)]
+
+
+def test_promotion_refuses_a_name_twice_in_the_target(make_api, target) -> None:
+    source, (_, target_api) = make_api(), target
+    source.create_agent(body("Support"))
+    ids = [target_api.create_agent(body("Support"))["id"] for _ in range(2)]
+    with pytest.raises(RejectedError, match="2 agents are named 'Support' in profile 'prod'"
+                       ) as caught:
+        promotion_source(source, target_api, "Support", profile="prod")
+    assert set(ids) <= set(caught.value.message.split(": ")[-1].split(", "))
