@@ -28,7 +28,8 @@ httpx reports as `RemoteProtocolError` ("Server disconnected without sending a r
 `FaultConfig.counts`, and the request-log entry of an affected request carries
 `"fault": KIND`. The live session's code can consult `faults_of(app)` (or
 `app.state.faults`); `ws-drop` needs no help from it: the app's `receive` simply reports a
-1006 disconnect, as for a real network drop.
+1006 disconnect, as for a real network drop, and the send that drew the fault (and any
+later send on that socket) fails, so the app knows which event never left.
 """
 
 from __future__ import annotations
@@ -283,15 +284,21 @@ class FaultMiddleware:
         dropped = False
 
         async def maybe_drop(message: dict[str, Any]) -> None:
+            # The message that draws the fault is not sent: the connection dies instead, and
+            # the app's send fails (OSError, which Starlette turns into a 1006 disconnect),
+            # as does every later send on it. So the app knows that message never left and
+            # can keep it for a resume, as it would after a real write failure.
             nonlocal dropped
             if dropped:
-                return
+                if message["type"] == "websocket.send":
+                    raise ConnectionResetError("connection dropped (ws-drop fault)")
+                return  # a close after the abort: nothing left to close
             if message["type"] == "websocket.send" and self.config.should_drop_ws():
                 dropped = True
                 transport = _transport_of(send)
                 if transport is not None:
                     transport.abort()
-                return
+                raise ConnectionResetError("connection dropped (ws-drop fault)")
             await send(message)
 
         return maybe_drop

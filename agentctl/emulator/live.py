@@ -7,9 +7,16 @@ Follows the reference's WebSocket protocol (`voice-agent-api.md`):
 - The first message binds the session: `session.update` with `agent_id` xor inline fields
   (`system_prompt`, `greeting`, `input`, `output`, `tools`), answered by `session.ready`
   with a `session_id`; or `session.resume` with the id of a session that lost its socket
-  less than 30 s ago (state is kept; nothing is replayed). A bad binding message gets a
-  `session.error` and the socket is closed (1008). Audio (or anything else) before
-  `session.ready` gets a `session.error` and the socket stays open.
+  less than 30 s ago. A bad binding message gets a `session.error` and the socket is
+  closed (1008). Audio (or anything else) before `session.ready` gets a `session.error`
+  and the socket stays open.
+- The session goes on while its socket is gone (the reply in progress, a tool's timeout),
+  and what it would have sent meanwhile is kept, in order (at most `resume_buffer`
+  events; past that the oldest go and the resume says so with a `session.error`
+  `events_lost`): a resume gets `session.ready`, then what was kept, then the rest, so
+  the client sees the whole conversation. An event whose send failed (the socket died
+  under it) counts as not sent and is kept too. `session.ready` itself is never kept:
+  each connection gets its own.
 - Speech detection on `input.audio` (`speech.SpeechDetector`), transcripts and replies from
   the script (`script.Script`), reply audio paced in 100 ms chunks, greeting first,
   client tools (`tool.call`, then waiting for `tool.result`), HTTP tools called for real,
@@ -17,7 +24,8 @@ Follows the reference's WebSocket protocol (`voice-agent-api.md`):
   `session.end` -> `session.ended` -> close.
 
 Test hooks (`LiveOptions`): `speed` runs replies and tool timeouts faster,
-`resume_window` shortens the 30 s, and `drop_after_events=N` closes the first bound socket
+`resume_window` shortens the 30 s, `resume_buffer` bounds what a detached session keeps,
+and `drop_after_events=N` closes the first bound socket
 (code 1011, no `session.ended`) once it has sent N events (0: before `session.ready`),
 once per emulator, so a client's resume can be tested deterministically.
 `LiveService.history` keeps every session.
@@ -34,6 +42,7 @@ import json
 import logging
 import math
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +66,9 @@ from agentctl.spec.rules import check_agent, format_path
 log = logging.getLogger("agentctl.emulator.live")
 
 RESUME_WINDOW = 30.0
+# Events a detached session keeps for its resume: a 20 s reply is 200 audio chunks, so
+# this holds a few replies (~6 MB of base64 audio at 24 kHz) and bounds the memory.
+RESUME_BUFFER = 1000
 INLINE_FIELDS = ("system_prompt", "greeting", "input", "output", "tools")
 DEFAULT_TOOL_TIMEOUT = 15.0
 TOOL_RESPONSE_CAP = 8 * 1024
@@ -71,6 +83,7 @@ class LiveOptions:
     script: Script = field(default_factory=Script)
     speed: float | None = None  # None: the script's (1.0 by default)
     resume_window: float = RESUME_WINDOW
+    resume_buffer: int = RESUME_BUFFER
     drop_after_events: int | None = None
 
     @classmethod
@@ -225,6 +238,11 @@ class Session:
         )
         self.conn: Connection | None = None
         self.connections = 0
+        # What could not be sent while no socket was attached, for the resume; one lock
+        # keeps every send in order (the backlog before anything new).
+        self.backlog: deque[dict[str, Any]] = deque()
+        self.backlog_lost = 0
+        self._out = asyncio.Lock()
         self.user_turns = 0
         self._ids = 0
         self.jobs: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
@@ -239,6 +257,7 @@ class Session:
         self.sent: list[str] = []
         self.tool_calls: list[dict[str, Any]] = []
         self.resumes = 0
+        self.replayed = 0
         self.ended = False
         self.end_reason: str | None = None
 
@@ -273,10 +292,51 @@ class Session:
             self._finish("expired")
 
     async def emit(self, event: dict[str, Any]) -> None:
-        """Send to the client if one is attached; otherwise the event is lost."""
+        """Send to the attached client; with none (or a socket that died under the send),
+        keep the event for the resume, after whatever is kept already."""
+        async with self._out:
+            if self.backlog or not await self._send_now(event):
+                self._keep(event)
+
+    async def _send_now(self, event: dict[str, Any]) -> bool:
         conn = self.conn
-        if conn is not None and await conn.send(event):
-            self.sent.append(event["type"])
+        if conn is None or not await conn.send(event):
+            return False
+        self.sent.append(event["type"])
+        return True
+
+    def _keep(self, event: dict[str, Any]) -> None:
+        if self.ended or event.get("type") == "session.ready":
+            return  # nobody will resume; each connection gets its own session.ready
+        if len(self.backlog) >= max(self.service.options.resume_buffer, 1):
+            self.backlog.popleft()
+            self.backlog_lost += 1
+        self.backlog.append(event)
+
+    async def resumed_on(self, conn: Connection) -> None:
+        """A `session.resume` on `conn`: `session.ready`, then what was kept, in order.
+
+        Under the send lock, so nothing new overtakes the backlog. If `conn` dies on the
+        way, what was not sent stays kept for the next resume.
+        """
+        async with self._out:
+            await self.attach(conn)
+            if not await self._send_now({"type": "session.ready", "session_id": self.id}):
+                return
+            if self.backlog_lost:
+                lost, self.backlog_lost = self.backlog_lost, 0
+                notice = {"type": "session.error", "code": "events_lost",
+                          "message": f"{lost} event(s) sent while disconnected were dropped "
+                          f"(a detached session keeps the last "
+                          f"{self.service.options.resume_buffer})"}
+                if not await self._send_now(notice):
+                    self.backlog_lost = lost
+                    return
+            while self.backlog:
+                if not await self._send_now(self.backlog[0]):
+                    return
+                self.backlog.popleft()
+                self.replayed += 1
 
     async def error(self, code: str, message: str) -> None:
         await self.emit({"type": "session.error", "code": code, "message": message})
@@ -300,6 +360,7 @@ class Session:
     def _finish(self, reason: str) -> None:
         self.ended = True
         self.end_reason = reason
+        self.backlog.clear()
         if self.agent_task is not None:
             self.agent_task.cancel()
         for future in self.pending.values():
@@ -635,8 +696,7 @@ class LiveService:
                 return None
             session.received.append(kind)
             session.resumes += 1
-            await session.attach(conn)
-            await session.emit({"type": "session.ready", "session_id": session.id})
+            await session.resumed_on(conn)
             return session
         if kind != "session.update":
             await conn.send({"type": "session.error", "code": "session_not_ready",

@@ -332,7 +332,7 @@ def test_resume_continues_the_session(emu):
         assert recv(conn) == {"type": "session.ready", "session_id": session_id}
         audio(conn, SPEECH)
         events = until(conn, "reply.done")
-        assert events[0]["type"] == "input.speech.started"  # nothing replayed
+        assert events[0]["type"] == "input.speech.started"  # nothing was said meanwhile
     (session,) = service.history
     assert session.resumes == 1 and session.connections == 2
 
@@ -370,3 +370,98 @@ def test_the_drop_hook_closes_the_first_socket_after_n_events(tmp_path):
             assert until(conn, "reply.done")[-1]["status"] == "completed"
     finally:
         running.stop()
+
+
+def wait_until(predicate, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def drop_after_ready_and_reply_started(running: server.RunningEmulator, greeting: str):
+    """Bind with a greeting on a socket the hook drops after session.ready and
+    reply.started; -> (session id, the emulator's session)."""
+    with ws(running) as conn:
+        session_id = bind(conn, {"system_prompt": "x", "greeting": greeting})
+        assert recv(conn)["type"] == "reply.started"
+        with pytest.raises(ConnectionClosed):
+            conn.recv(timeout=5)
+    (session,) = live_service(running).history
+    return session_id, session
+
+
+def reply_pcm(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(base64.b64decode(e["data"]) for e in events if e["type"] == "reply.audio")
+
+
+def until_with_audio(conn: ClientConnection, kind: str) -> list[dict[str, Any]]:
+    seen = []
+    while True:
+        seen.append(recv(conn))
+        if seen[-1]["type"] == kind:
+            return seen
+
+
+def test_what_a_detached_session_says_comes_after_the_resumes_ready_in_order(tmp_path):
+    from agentctl.emulator.speech import synthesize
+
+    running = start(tmp_path, drop_after_events=2)
+    try:
+        session_id, session = drop_after_ready_and_reply_started(running, "Hello!")
+        # The greeting went on without a socket; wait for the agent to finish it.
+        wait_until(lambda: session.backlog and session.backlog[-1]["type"] == "reply.done",
+                   "the greeting to end")
+        with ws(running) as conn:
+            send(conn, "session.resume", session_id=session_id)
+            assert recv(conn) == {"type": "session.ready", "session_id": session_id}
+            kept = until_with_audio(conn, "reply.done")
+            assert types(kept) == ["reply.audio"] * 4 + ["transcript.agent", "reply.done"]
+            assert reply_pcm(kept) == b"".join(synthesize("Hello!", 24000))  # all, once
+            assert kept[-2]["text"] == "Hello!" and kept[-1]["status"] == "completed"
+            audio(conn, SPEECH)  # and the session carries on live
+            assert until(conn, "reply.done")[0]["type"] == "input.speech.started"
+        assert session.replayed == 6 and not session.backlog
+    finally:
+        running.stop()
+    assert running.errors == []
+
+
+def test_a_resume_in_the_middle_of_a_reply_gets_the_rest_of_it_once_in_order(tmp_path):
+    from agentctl.emulator.speech import synthesize
+
+    greeting = "A rather long greeting, spoken slowly. " * 2
+    running = start(tmp_path, drop_after_events=2, speed=5.0)  # ~0.9 s of speaking
+    try:
+        session_id, _ = drop_after_ready_and_reply_started(running, greeting)
+        with ws(running) as conn:  # at once: some of it was kept, the rest comes live
+            send(conn, "session.resume", session_id=session_id)
+            assert recv(conn)["type"] == "session.ready"
+            rest = until_with_audio(conn, "reply.done")
+        assert types(rest)[-2:] == ["transcript.agent", "reply.done"]
+        assert set(types(rest)[:-2]) == {"reply.audio"}
+        assert reply_pcm(rest) == b"".join(synthesize(greeting, 24000))
+        assert rest[-2]["interrupted"] is False
+    finally:
+        running.stop()
+    assert running.errors == []
+
+
+def test_what_a_detached_session_keeps_is_bounded_and_the_resume_says_so(tmp_path):
+    running = start(tmp_path, drop_after_events=2, resume_buffer=3)
+    try:
+        session_id, session = drop_after_ready_and_reply_started(running, "Hello!")
+        wait_until(lambda: session.backlog and session.backlog[-1]["type"] == "reply.done",
+                   "the greeting to end")
+        assert len(session.backlog) == 3 and session.backlog_lost == 3
+        with ws(running) as conn:
+            send(conn, "session.resume", session_id=session_id)
+            assert recv(conn)["type"] == "session.ready"
+            notice = recv(conn)
+            assert (notice["type"], notice["code"]) == ("session.error", "events_lost")
+            assert notice["message"].startswith("3 event(s) sent while disconnected")
+            assert types(until_with_audio(conn, "reply.done")) == [
+                "reply.audio", "transcript.agent", "reply.done"]
+    finally:
+        running.stop()
+    assert running.errors == []
