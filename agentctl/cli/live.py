@@ -147,12 +147,16 @@ def connect(
 
 
 def _finish(result: SessionResult, stop: Until, timeout: float | None) -> None:
-    """The exit: 130 after Ctrl-C, 7 when --until did not happen, else 0."""
+    """The exit: 130 after Ctrl-C, 7 when --until did not (or cannot) happen, else 0."""
     from agentctl.errors import UnavailableError
     from agentctl.exit_codes import ExitCode
 
     if result.outcome == "interrupted":
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if result.outcome == "no_speech":
+        raise UnavailableError("no speech detected in the input (the agent only answers "
+                               "speech)", hint="check that the input has speech, loud enough "
+                               "for the agent's input.turn_detection.vad_threshold")
     if result.outcome == "timeout" and stop.kind != "timeout":
         raise UnavailableError(f"session timeout: {stop.describe()} did not come within "
                           f"{timeout:g} s", hint="raise --timeout-session")
@@ -242,15 +246,10 @@ def _source(input_: str | None, rate: int) -> tuple[AudioSource, float | None]:
 
 
 def _save(out: Output, path: Path, result: SessionResult, rate: int, force: bool) -> None:
-    from agentctl.errors import UsageError
     from agentctl.session.wav import write_wav
 
-    try:
-        write_wav(path, result.reply_audio, rate, force=force)
-    except FileExistsError:
-        raise UsageError(f"--output {path}: the file exists",
-                         hint="pass --force to replace it") from None
-    except OSError as exc:
-        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+    # Atomic, and without --force it refuses a file that appeared during the session too
+    # (the check before the session only spares a session whose audio could not be saved).
+    write_wav(path, result.reply_audio, rate, force=force)
     seconds = len(result.reply_audio) / 2 / rate
     out.info(f"saved {seconds:.1f} s of agent audio to {path}")

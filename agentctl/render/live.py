@@ -61,8 +61,11 @@ class TranscriptView:
         elif kind == ev.TOOL_CALL and self.live:
             self._show_status(f"(tool call: {event.get('name')})")
         elif kind == ev.CLIENT_RESUMED:
-            self._line(f"-- connection lost; resumed session {event.get('session_id')} --",
-                       "yellow")
+            attempts = event.get("attempts")
+            tries = f" after {attempts} attempts" if isinstance(attempts, int) and (
+                attempts > 1) else ""
+            self._line(f"-- connection lost; resumed session {event.get('session_id')}"
+                       f"{tries} --", "yellow")
 
     def warn(self, text: str) -> None:
         self._clear()
@@ -138,9 +141,28 @@ def show_report(out: Output, report: dict[str, Any], *, jsonl: bool) -> None:
         parts.append(f"{totals['tool_calls']} tool call(s),"
                      f" {totals['tool_calls_unanswered']} unanswered,"
                      f" {totals['tool_calls_failed']} failed")
-    if totals["resumes"]:
-        parts.append(f"{totals['resumes']} resume(s)")
+    parts.extend(_connection_trouble(totals))
     stream.write("; ".join(parts) + "\n")
     for call in report.get("unanswered_tool_calls") or []:
         stream.write(f"unanswered tool call: {call.get('name')} ({call.get('call_id')})\n")
     stream.flush()
+
+
+def _connection_trouble(totals: dict[str, Any]) -> list[str]:
+    """`2 resume(s) (3 attempted)`, `3 connection(s) lost`, `1 reconnect(s) before
+    session.ready`: the parts that apply.
+
+    Resumes are the transcript's markers; the service counts attempts (each
+    `session.resume` it received); a reconnect before ready started afresh.
+    """
+    parts = []
+    resumes, attempts = totals.get("resumes", 0), totals.get("resume_attempts", 0)
+    lost, fresh = totals.get("connections_lost", 0), totals.get("reconnects_before_ready", 0)
+    if resumes or attempts:
+        extra = f" ({attempts} attempted)" if attempts != resumes else ""
+        parts.append(f"{resumes} resume(s){extra}")
+    if lost:
+        parts.append(f"{lost} connection(s) lost")
+    if fresh:
+        parts.append(f"{fresh} reconnect(s) before session.ready")
+    return parts

@@ -50,13 +50,23 @@ def build_report(
     duration: float,
     greeting_replies: set[str],
     resumes: int,
+    resume_attempts: int = 0,
+    connections_lost: int = 0,
+    reconnects: int = 0,
     audio_sent_s: float,
     audio_received_s: float,
     tool_results: list[dict[str, Any]],
     unanswered: list[dict[str, Any]],
     outcome: str,
 ) -> dict[str, Any]:
-    """`records`: (seconds since start, event with audio summarised), in arrival order."""
+    """`records`: (seconds since start, event with audio summarised), in arrival order.
+
+    Connection trouble: `resumes` outages survived with `session.resume` (one transcript
+    marker each), `resume_attempts` the `session.resume`s sent (more than `resumes` when
+    an attempt's socket died before its `session.ready`), `connections_lost` the sockets
+    lost after the first `session.ready`, `reconnects` those lost before it (replaced
+    with a fresh `session.update`: nothing to resume yet).
+    """
     rows: list[_Row] = []
     waiting: list[_Row] = []  # user turns whose reply has not started
     current: _Row | None = None  # the reply in progress
@@ -117,7 +127,10 @@ def build_report(
         "tool_calls": len(tool_results) + len(unanswered),
         "tool_calls_failed": sum(1 for r in tool_results if r.get("error")),
         "tool_calls_unanswered": len(unanswered),
-        "resumes": resumes,
+        "resumes": resumes,  # outages survived (one transcript marker each)
+        "resume_attempts": resume_attempts,  # session.resume sent (the service counts these)
+        "connections_lost": connections_lost,  # after session.ready, attempts' sockets too
+        "reconnects_before_ready": reconnects,  # fresh session.update, nothing to resume
         "errors": errors,
     }
     return {

@@ -5,6 +5,20 @@ session can be ended cleanly); one thread streams the input audio at the pace of
 (`speed` times faster for tests); one short-lived thread per client tool call. A dropped
 socket is reopened and `session.resume`d inside the service's window; the audio thread
 waits meanwhile and continues where it was.
+
+Losing the connection, counted two ways (the report has both):
+- before the first `session.ready` there is no session to resume: the socket is replaced
+  and `session.update` sent again ("reconnected before ready"; the service may keep the
+  half-made session until its window ends, and it is never resumed);
+- after it, each new socket sends `session.resume` ("a resume attempt"); an attempt whose
+  socket dies before its `session.ready` is retried, so one outage is one resume (one
+  marker in the transcript) however many attempts it took. The service counts every
+  `session.resume` it received, so its count is the attempts, not the resumes.
+
+On a resume the service sends what it produced meanwhile (the rest of a reply, a tool
+call), so the reply state is kept across the drop. Audio is never sent twice: a chunk
+goes again on the new socket only if its send failed; a chunk the old socket accepted in
+the instant it died is lost, as the protocol acknowledges nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +50,11 @@ RESUME_WINDOW = 30.0
 RESUME_MARGIN = 1.0  # give up this long before the window closes
 END_WAIT = 3.0  # how long to wait for session.ended after session.end
 GREETING_WAIT = 30.0  # a file's audio starts after the greeting, or after this long
+RESUME_QUIET = 2.0  # after a resume, a greeting that sends nothing this long is over
+# With a finite input, --until replies gives up this long after the input (and its
+# trailing silence) went out without any speech heard: divided by --speed, at least 1 s.
+NO_SPEECH_GRACE = 2.0
+NO_SPEECH_GRACE_MIN = 1.0
 POLL = 0.5
 
 
@@ -99,7 +118,7 @@ class Listener(Protocol):
 @dataclass
 class SessionResult:
     session_id: str | None
-    outcome: str  # done, timeout, interrupted, ended
+    outcome: str  # done, timeout, interrupted, ended, no_speech
     reply_audio: bytes
     report: dict[str, Any]
 
@@ -144,9 +163,15 @@ class LiveSession:
         self.audio = bytearray()
         self.audio_sent = 0
         self.audio_received = 0
-        self.resumes = 0
+        self.resumes = 0  # outages survived: session.ready on a resumed socket
+        self.resume_attempts = 0  # session.resume sent
+        self.connections_lost = 0  # sockets lost after the first session.ready
+        self.reconnects = 0  # sockets lost before it, replaced with a fresh session.update
         self.ended = False
         self.input_done = threading.Event()
+        self._input_sent_at: float | None = None  # all the input and its trailing silence
+        self._resumed_at: float | None = None
+        self._last_event_at = self._t0
         self._greeting_over = threading.Event()
         self._speech_seen = False
         self._greeting_replies: set[str] = set()
@@ -156,6 +181,7 @@ class LiveSession:
         self.tool_results: list[dict[str, Any]] = []
         self.unanswered: list[dict[str, Any]] = []
         self._threads: list[threading.Thread] = []
+        self._sender: threading.Thread | None = None
 
     # -- the whole session ------------------------------------------------------------
     def run(self) -> SessionResult:
@@ -191,6 +217,9 @@ class LiveSession:
             duration=self._clock() - self._t0,
             greeting_replies=self._greeting_replies,
             resumes=self.resumes,
+            resume_attempts=self.resume_attempts,
+            connections_lost=self.connections_lost,
+            reconnects=self.reconnects,
             audio_sent_s=self.audio_sent / 2 / in_rate,
             audio_received_s=self.audio_received / 2 / out_rate,
             tool_results=self.tool_results,
@@ -244,6 +273,8 @@ class LiveSession:
                     raise UnavailableError(
                         f"connect: the service keeps closing the connection before "
                         f"session.ready ({exc})", hint="retry later") from None
+                # No session id yet: nothing to resume, so this is a fresh start.
+                self.reconnects += 1
                 self._warn(f"the connection dropped before session.ready ({exc}); "
                            "connecting again")
             while True:
@@ -283,6 +314,8 @@ class LiveSession:
                 return "done"
             if self.ended:
                 return "ended"
+            if self._no_speech_heard():
+                return "no_speech"
             now = self._clock()
             if deadline is not None and now >= deadline:
                 return "timeout"
@@ -290,12 +323,24 @@ class LiveSession:
             try:
                 event = self._recv(wait)
             except Closed:
-                if self.ended:
+                if self.ended:  # the service ended the session and closed: no loss
                     return "ended"
+                self.connections_lost += 1
                 self._resume()
                 continue
             if event is not None:
                 self._handle(event)
+
+    def _no_speech_heard(self) -> bool:
+        """A finite input is all sent, and a short grace later no speech was heard, so
+        --until replies cannot happen (the agent answers speech only)."""
+        if self.plan.until.kind != "replies" or self._speech_seen:
+            return False
+        if self._input_sent_at is None:
+            return False
+        grace = max(NO_SPEECH_GRACE_MIN, NO_SPEECH_GRACE / self.plan.speed)
+        since = max(self._input_sent_at, self._resumed_at or 0.0)  # a resume restarts it
+        return self._clock() - since >= grace
 
     def _satisfied(self) -> bool:
         until = self.plan.until
@@ -306,7 +351,13 @@ class LiveSession:
         return False
 
     def _end_session(self) -> None:
-        """`session.end`, then wait a little for `session.ended`; the socket closes after."""
+        """`session.end`, then wait a little for `session.ended`; the socket closes after.
+
+        The input audio stops first: nothing follows `session.end`, and audio still
+        arriving after the service closed its end would make it reset the connection,
+        which can wipe `session.ended` before it is read.
+        """
+        self._stop_sender()
         if self.session_id is None or self.ended:
             return
         try:
@@ -321,6 +372,7 @@ class LiveSession:
             try:
                 event = self._recv(min(remaining, POLL))
             except Closed:
+                self.connections_lost += 1
                 return
             if event is not None:
                 self._handle(event)
@@ -339,6 +391,7 @@ class LiveSession:
         deadline = lost_at + max(window - RESUME_MARGIN, window / 2)
         delay = 0.05
         problem = "no answer"
+        attempts = 0
         while True:
             remaining = deadline - self._clock()
             if remaining <= 0:
@@ -355,9 +408,12 @@ class LiveSession:
                 time.sleep(min(delay, max(remaining, 0)))
                 delay = min(delay * 2, 2.0)
                 continue
+            attempts += 1
+            self.resume_attempts += 1
             ready = self._resume_on(sock, deadline)
             if ready is None:
                 sock.close()
+                self.connections_lost += 1  # this attempt's socket died before ready
                 problem = "the new connection closed too"
                 time.sleep(min(delay, max(deadline - self._clock(), 0)))
                 delay = min(delay * 2, 2.0)
@@ -368,14 +424,18 @@ class LiveSession:
                     ready, f"the connection dropped and session {self.session_id} could not "
                     "be resumed")
             break
+        # The reply in progress stays in progress: the service sends the rest of it (and
+        # whatever else it said meanwhile) after session.ready.
+        held: list[dict[str, Any]] = []
         with self._state:
-            self._reply_active = False  # a reply cut by the drop never reports its end
-            held, self._held_results = self._held_results, []
+            if not self._reply_active:
+                held, self._held_results = self._held_results, []
         self._install(sock)
         self.resumes += 1
-        self._greeting_over.set()  # if the drop cut the greeting, its end never comes
+        self._resumed_at = self._clock()
         self._dispatch({"type": ev.CLIENT_RESUMED, "session_id": self.session_id,
-                        "after_ms": round((self._clock() - lost_at) * 1000)})
+                        "after_ms": round((self._clock() - lost_at) * 1000),
+                        "attempts": attempts})
         for result in held:
             self._submit_result(result)
 
@@ -415,6 +475,7 @@ class LiveSession:
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
+        self._last_event_at = self._clock()
         self._record(event)
         self._dispatch(event)
         if kind == ev.REPLY_AUDIO:
@@ -432,6 +493,8 @@ class LiveSession:
             self._greeting_over.set()
             if self.plan.sink is not None:
                 self.plan.sink.clear()  # the user barged in: stop talking over them
+        elif kind in (ev.SPEECH_STOPPED, ev.USER_DELTA, ev.USER_FINAL):
+            self._speech_seen = True  # a service that skips speech.started heard it too
         elif kind == ev.REPLY_STARTED:
             reply_id = str(event.get("reply_id"))
             self._current_reply = reply_id
@@ -507,7 +570,15 @@ class LiveSession:
             return
         thread = threading.Thread(target=self._stream, name="agentctl-audio-in", daemon=True)
         self._threads.append(thread)
+        self._sender = thread
         thread.start()
+
+    def _stop_sender(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._sender is not None and self._sender is not threading.current_thread():
+            self._sender.join(1.0)
 
     def _stream(self) -> None:
         source = self.plan.source
@@ -533,7 +604,8 @@ class LiveSession:
                         continue
                 else:
                     data, trailing = trailing[:chunk], trailing[chunk:]
-                    if not data:
+                    if not data:  # all of it, trailing silence included, went out
+                        self._input_sent_at = self._clock() if paced else None
                         break
                 if paced:
                     delay = start + sent_s / speed - self._clock()
@@ -552,12 +624,21 @@ class LiveSession:
             self.input_done.set()
 
     def _wait_greeting(self) -> bool:
-        """False if the session is stopping; True once the greeting is over (or late)."""
+        """False if the session is stopping; True once the greeting is over (or late).
+
+        After a resume the service sends the rest of the greeting; one that does not
+        (nothing at all for RESUME_QUIET seconds) is taken as over.
+        """
         deadline = self._clock() + GREETING_WAIT
         while not self._greeting_over.wait(0.1):
             if self._stop.is_set():
                 return False
-            if self._clock() >= deadline:
+            now = self._clock()
+            if now >= deadline:
+                break
+            resumed_at = self._resumed_at
+            if resumed_at is not None and now - max(resumed_at, self._last_event_at) >= (
+                    RESUME_QUIET):
                 break
         return not self._stop.is_set()
 

@@ -4,19 +4,19 @@
 channel count and any rate, plain or WAVE_FORMAT_EXTENSIBLE, and returns PCM16 mono at
 the rate asked for (the service takes 24 kHz): channels are averaged, the rate changed by
 linear interpolation (after a moving-average low-pass when going down).
-`write_wav` writes PCM16 mono atomically (a temporary file renamed into place).
+`write_wav` writes PCM16 mono atomically, never over an existing file without `force`
+(`agentctl.fileio.write_atomic`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import secrets
 import struct
 import sys
 from array import array
 from pathlib import Path
+
+from agentctl.fileio import write_atomic
 
 PCM = 1
 IEEE_FLOAT = 3
@@ -180,27 +180,14 @@ def wav_bytes(pcm: bytes, rate: int) -> bytes:
     return header + pcm
 
 
-def write_wav(path: str | Path, pcm: bytes, rate: int, *, force: bool = False) -> None:
-    """Write atomically: a temporary file beside the target, renamed over it.
+def write_wav(path: str | Path, pcm: bytes, rate: int, *, force: bool = False) -> Path:
+    """Write a WAV file atomically (`fileio.write_atomic`): a reader never sees half of it.
 
-    Without `force` an existing file is left alone (FileExistsError).
+    Without `force` an existing file is refused, and the refusal is atomic too (the new
+    file gets its name by a hard link, which fails if the name is taken meanwhile): a
+    UsageError naming `--force`. A write that fails is a UsageError saying why.
     """
-    target = Path(path)
-    if target.exists() and not force:
-        raise FileExistsError(str(target))
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    # Not mkstemp: the file gets the usual permissions (0666 less the umask), not 0600.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(wav_bytes(pcm, rate))
-        if not force and target.exists():
-            raise FileExistsError(str(target))
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    return write_atomic(path, wav_bytes(pcm, rate), force=force)
 
 
 def silence(ms: int, rate: int) -> bytes:

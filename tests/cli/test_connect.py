@@ -17,7 +17,7 @@ import pytest
 
 from agentctl.emulator import server
 from tests.conftest import TEST_KEY, run_cli
-from tests.session.wavgen import read_wav_stdlib, utterances, wav_file
+from tests.session.wavgen import read_wav_stdlib, silence, tone, utterances, wav_file
 
 FAST = ("--speed", "20")
 ONE_TURN = (("s", 0.5), ("t", 1.2), ("s", 0.3))
@@ -226,7 +226,38 @@ def test_an_unanswered_tool_call_is_a_warning_and_in_the_report(tool_live, write
     assert "agent: Your order: error: no result from lookup within 5 s" in lines(result.stdout)
 
 
+def test_a_file_that_appears_during_the_session_is_not_overwritten(
+        tool_live, write, speech_wav, tmp_path):
+    create(write, TOOL_AGENT)
+    out = tmp_path / "reply.wav"
+    # The tool runs mid-session, after connect checked that --output was free.
+    code = f"open({str(out)!r}, 'wb').write(b'theirs'); print('ok')"
+    command = shlex.join([sys.executable, "-c", code])
+    result = run_cli("connect", "helper", "-i", speech_wav, "--tool", f"lookup={command}",
+                     "--output", str(out), *FAST, exit_code=2)
+    assert out.read_bytes() == b"theirs"
+    assert f"error: refusing to overwrite {out}: it exists" in result.stderr
+    assert "hint: pass --force to replace it" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 # -- trouble ---------------------------------------------------------------------------
+def test_an_input_without_speech_ends_early_with_one_clear_error(live, write, tmp_path):
+    create(write)
+    quiet = silence(0.5) + tone(1.0, amplitude=0.01) + silence(0.5)  # under vad_threshold
+    for name, pcm in (("silent.wav", utterances(("s", 1.5))), ("whisper.wav", quiet)):
+        wav = str(wav_file(tmp_path / name, pcm))
+        result = run_cli("connect", "helper", "-i", wav, "-o", "jsonl", *FAST, exit_code=7)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert errors == ["error: no speech detected in the input (the agent only answers "
+                          "speech)"], result.stderr
+        report = json.loads(result.stdout.splitlines()[-1])
+        assert report["outcome"] == "no_speech" and report["totals"]["user_turns"] == 0
+        assert report["totals"]["audio_sent_s"] == pytest.approx(len(pcm) / 48000 + 3.0)
+    first, second = sessions(live)
+    assert first.end_reason == second.end_reason == "client"  # ended with session.end
+
+
 def test_a_dropped_socket_is_resumed_and_marked(tmp_path, monkeypatch, write):
     running = start_live(tmp_path, monkeypatch, drop_after_events=1)
     try:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import queue
 import threading
 import time
+from array import array
 from typing import Any
 
 import pytest
 
 from agentctl.errors import UsageError
+from agentctl.session import runner as runner_module
+from agentctl.session.audio import BufferSource
 from agentctl.session.runner import LiveSession, SessionPlan, Until
 from agentctl.session.tools import ToolAnswer, parse_tool
 from agentctl.session.ws import Closed, ws_url
@@ -22,13 +26,21 @@ class FakeSocket:
         self.incoming: queue.Queue[Any] = queue.Queue()
         self.log = log
         self.on_send = on_send
+        self.dead = False
 
     def push(self, *events: dict[str, Any]) -> None:
         for event in events:
             self.log.append(f"push {event['type']}")
             self.incoming.put(event)
 
+    def die(self) -> None:
+        """The connection drops: the reader sees it after what was pushed; sends fail."""
+        self.dead = True
+        self.incoming.put(Closed(None, "no close frame"))
+
     def send(self, event: dict[str, Any]) -> None:
+        if self.dead:
+            raise Closed(None, "no close frame")
         self.log.append(f"send {event['type']}")
         self.on_send(self, event)
 
@@ -107,7 +119,7 @@ def test_resume_after_a_drop_marks_it_and_resends_nothing_but_resume():
         kind = event["type"]
         if kind == "session.update":
             sock.push({"type": "session.ready", "session_id": "s1"})
-            sock.incoming.put(Closed(None, "no close frame"))
+            sock.die()
         elif kind == "session.resume":
             assert event["session_id"] == "s1"
             sock.push({"type": "session.ready", "session_id": "s1"},
@@ -130,6 +142,238 @@ def test_resume_after_a_drop_marks_it_and_resends_nothing_but_resume():
     resumed = [e for e in listener.events if e["type"] == "client.resumed"]
     assert resumed and resumed[0]["session_id"] == "s1"
     assert result.report["totals"]["resumes"] == 1
+
+
+def opener_for(server, sockets: list[FakeSocket], log: list[str]):
+    def opener(*args: Any, **kwargs: Any) -> FakeSocket:
+        sockets.append(FakeSocket(log, server))
+        return sockets[-1]
+
+    return opener
+
+
+def test_a_resume_whose_socket_dies_before_ready_is_retried_and_counted_as_one():
+    log: list[str] = []
+    sockets: list[FakeSocket] = []
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "session.update":
+            sock.push({"type": "session.ready", "session_id": "s1"})
+            sock.die()
+        elif kind == "session.resume" and len(sockets) == 2:
+            sock.die()  # the service took the resume, but its session.ready never came
+        elif kind == "session.resume":
+            sock.push({"type": "session.ready", "session_id": "s1"},
+                      {"type": "reply.started", "reply_id": "r1"},
+                      {"type": "reply.done", "status": "completed"})
+        elif kind == "session.end":
+            sock.push({"type": "session.ended"})
+
+    listener = Listener()
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
+                       until=Until.parse("reply"))
+    result = LiveSession(plan, listener, opener=opener_for(server, sockets, log)).run()
+    assert result.outcome == "done" and len(sockets) == 3
+    assert [line for line in log if line.startswith("send")] == [
+        "send session.update", "send session.resume", "send session.resume",
+        "send session.end"]
+    (resumed,) = [e for e in listener.events if e["type"] == "client.resumed"]
+    assert resumed["attempts"] == 2
+    totals = result.report["totals"]
+    # one outage, one marker; two session.resume (what the service counts); two sockets lost
+    assert (totals["resumes"], totals["resume_attempts"], totals["connections_lost"],
+            totals["reconnects_before_ready"]) == (1, 2, 2, 0)
+
+
+def test_a_socket_lost_before_ready_is_a_fresh_start_not_a_resume():
+    log: list[str] = []
+    sockets: list[FakeSocket] = []
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "session.update" and len(sockets) == 1:
+            sock.die()
+        elif kind == "session.update":
+            sock.push({"type": "session.ready", "session_id": "s2"},
+                      {"type": "reply.started", "reply_id": "r1"},
+                      {"type": "reply.done", "status": "completed"})
+        elif kind == "session.end":
+            sock.push({"type": "session.ended"})
+
+    listener = Listener()
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
+                       until=Until.parse("reply"))
+    result = LiveSession(plan, listener, opener=opener_for(server, sockets, log)).run()
+    assert result.outcome == "done" and result.session_id == "s2"
+    assert [line for line in log if line.startswith("send")] == [
+        "send session.update", "send session.update", "send session.end"]
+    assert not [e for e in listener.events if e["type"] == "client.resumed"]
+    assert any("dropped before session.ready" in w for w in listener.warnings)
+    totals = result.report["totals"]
+    assert (totals["resumes"], totals["resume_attempts"], totals["connections_lost"],
+            totals["reconnects_before_ready"]) == (0, 0, 0, 1)
+
+
+def numbered_chunks(count: int, chunk: int = 4800) -> bytes:
+    """`count` 100 ms chunks at 24 kHz, each filled with its own number (to spot repeats)."""
+    return b"".join(array("h", [i + 1] * (chunk // 2)).tobytes() for i in range(count))
+
+
+def test_audio_across_a_drop_is_sent_once_in_order_and_continues():
+    log: list[str] = []
+    sockets: list[FakeSocket] = []
+    pcm = numbered_chunks(12)
+    trailing = 2 * 24000 * 200 // 1000
+    heard: list[tuple[int, bytes]] = []  # (socket number, audio) as the service got it
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        number = sockets.index(sock) + 1
+        if kind in ("session.update", "session.resume"):
+            sock.push({"type": "session.ready", "session_id": "s1"})
+        elif kind == "input.audio":
+            heard.append((number, base64.b64decode(event["audio"])))
+            if number == 1 and len(heard) == 5:
+                sock.die()  # the fifth chunk arrived; the sixth finds the socket gone
+            if sum(len(a) for _, a in heard) == len(pcm) + trailing:
+                sock.push({"type": "input.speech.started"},
+                          {"type": "reply.started", "reply_id": "r1"},
+                          {"type": "reply.done", "status": "completed"})
+        elif kind == "session.end":
+            sock.push({"type": "session.ended"})
+
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
+                       until=Until.parse("reply"), source=BufferSource(pcm, 24000),
+                       speed=1000.0, trailing_silence_ms=200, timeout=20)
+    result = LiveSession(plan, Listener(), opener=opener_for(server, sockets, log)).run()
+    assert result.outcome == "done" and result.report["totals"]["resumes"] == 1
+    assert [n for n, _ in heard[:6]] == [1, 1, 1, 1, 1, 2]  # the sixth went on the new one
+    assert b"".join(a for _, a in heard) == pcm + bytes(trailing)  # each chunk once, in order
+    assert result.report["totals"]["audio_sent_s"] == pytest.approx(
+        (len(pcm) + trailing) / 2 / 24000)
+
+
+def test_a_reply_cut_by_a_drop_stays_in_progress_until_its_end_comes_after_the_resume():
+    log: list[str] = []
+    sockets: list[FakeSocket] = []
+    runner: LiveSession | None = None
+
+    class Resuming(Listener):
+        def event(self, event: dict[str, Any]) -> None:
+            super().event(event)
+            if event["type"] == "client.resumed":  # the service now sends what it kept
+                sockets[-1].push({"type": "reply.audio", "data": "AAAA"},
+                                 {"type": "reply.done", "status": "completed"})
+            if event["type"] == "reply.done":
+                log.append("handled reply.done")
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "session.update":
+            sock.push({"type": "session.ready", "session_id": "s1"},
+                      {"type": "reply.started", "reply_id": "r1"},
+                      {"type": "tool.call", "call_id": "c1", "name": "lookup",
+                       "arguments": {}})
+
+            def drop_once_answered() -> None:  # the answer is ready, the reply is not over
+                wait_for(lambda: runner is not None and runner.tool_results, "the tool")
+                sock.die()
+
+            threading.Thread(target=drop_once_answered, daemon=True).start()
+        elif kind == "session.resume":
+            sock.push({"type": "session.ready", "session_id": "s1"})
+        elif kind == "tool.result":
+            sock.push({"type": "reply.started", "reply_id": "r2"},
+                      {"type": "reply.done", "status": "completed"})
+        elif kind == "session.end":
+            sock.push({"type": "session.ended"})
+
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
+                       until=Until.parse("2-replies"),
+                       tools={"lookup": ToolAnswer("lookup", text="42")})
+    runner = LiveSession(plan, Resuming(), opener=opener_for(server, sockets, log))
+    result = runner.run()
+    assert result.outcome == "done" and result.report["totals"]["resumes"] == 1
+    # not sent at the resume: only once the cut reply's own end arrived
+    assert log.index("handled reply.done") < log.index("send tool.result")
+    assert [t["status"] for t in result.report["turns"]] == ["completed", "completed"]
+
+
+def test_no_speech_in_a_finite_input_ends_early(monkeypatch):
+    monkeypatch.setattr(runner_module, "NO_SPEECH_GRACE_MIN", 0.05)
+    log: list[str] = []
+    sockets: list[FakeSocket] = []
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        if event["type"] == "session.update":
+            sock.push({"type": "session.ready", "session_id": "s1"})
+        elif event["type"] == "session.end":
+            sock.push({"type": "session.ended"})
+
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
+                       until=Until.parse("reply"), source=BufferSource(bytes(9600), 24000),
+                       speed=1000.0, trailing_silence_ms=200, timeout=5)
+    result = LiveSession(plan, Listener(), opener=opener_for(server, sockets, log)).run()
+    assert result.outcome == "no_speech" and result.report["outcome"] == "no_speech"
+    assert log[-2:] == ["send session.end", "push session.ended"]
+    assert "send input.audio" in log  # all of it went out first
+
+
+def test_the_input_audio_stops_before_session_end(monkeypatch):
+    # Audio after session.end would reach a service that is closing its end (it resets
+    # the connection, which can wipe session.ended). The service here never answers the
+    # end, so the client waits END_WAIT while the input (paced in real time) still has
+    # seconds to go.
+    monkeypatch.setattr(runner_module, "END_WAIT", 0.3)
+    log: list[str] = []
+    sockets: list[FakeSocket] = []
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        if event["type"] == "session.update":
+            sock.push({"type": "session.ready", "session_id": "s1"})
+        elif event["type"] == "input.audio" and "speech" not in log:
+            log.append("speech")
+            sock.push({"type": "input.speech.started"},
+                      {"type": "reply.started", "reply_id": "r1"},
+                      {"type": "reply.done", "status": "completed"})
+
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
+                       until=Until.parse("reply"), source=BufferSource(bytes(480000), 24000),
+                       timeout=10)
+    result = LiveSession(plan, Listener(), opener=opener_for(server, sockets, log)).run()
+    assert result.outcome == "done"
+    assert "send input.audio" not in log[log.index("send session.end"):]
+
+
+def test_after_a_resume_a_greeting_that_never_finishes_does_not_hold_the_input(monkeypatch):
+    # A service that does not send what it said meanwhile: the greeting's end never comes.
+    monkeypatch.setattr(runner_module, "RESUME_QUIET", 0.05)
+    log: list[str] = []
+    sockets: list[FakeSocket] = []
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "session.update":
+            sock.push({"type": "session.ready", "session_id": "s1"},
+                      {"type": "reply.started", "reply_id": "g1"})
+            sock.die()
+        elif kind == "session.resume":
+            sock.push({"type": "session.ready", "session_id": "s1"})
+        elif kind == "input.audio" and "speech" not in log:
+            log.append("speech")
+            sock.push({"type": "input.speech.started"}, {"type": "input.speech.stopped"},
+                      {"type": "reply.started", "reply_id": "r1"},
+                      {"type": "reply.done", "status": "completed"})
+        elif kind == "session.end":
+            sock.push({"type": "session.ended"})
+
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
+                       has_greeting=True, until=Until.parse("reply"),
+                       source=BufferSource(bytes(9600), 24000), speed=1000.0,
+                       trailing_silence_ms=100, timeout=10)
+    result = LiveSession(plan, Listener(), opener=opener_for(server, sockets, log)).run()
+    assert result.outcome == "done"
 
 
 @pytest.mark.parametrize(("base", "url"), [

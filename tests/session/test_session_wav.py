@@ -8,6 +8,7 @@ from array import array
 
 import pytest
 
+from agentctl.errors import UsageError
 from agentctl.session import wav
 from tests.session.wavgen import read_wav_stdlib, silence, tone, wav_file
 
@@ -84,8 +85,9 @@ def test_write_is_a_valid_wav_and_refuses_to_overwrite(tmp_path):
     target = tmp_path / "out.wav"
     wav.write_wav(target, pcm, 24000)
     assert read_wav_stdlib(target) == (24000, 1, 2, pcm)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(UsageError, match="refusing to overwrite") as refused:
         wav.write_wav(target, b"\x00\x00", 24000)
+    assert "--force" in (refused.value.hint or "")
     assert read_wav_stdlib(target)[3] == pcm  # untouched
     wav.write_wav(target, b"\x01\x00", 24000, force=True)
     assert read_wav_stdlib(target)[3] == b"\x01\x00"
