@@ -18,7 +18,10 @@ run is reproducible) whether to answer normally or to misbehave:
 |                | or until the client gives up: a write lands although the client timed out |
 | `ws-drop`      | per message the server sends on a WebSocket: the connection dies instead |
 
-e.g. `429=0.1:0,503=0.05,reset-before=0.05,reset-after=0.05,slow=0.02:2s,seed=7`. The HTTP
+e.g. `429=0.1:0,503=0.05,reset-before=0.05,reset-after=0.05,slow=0.02:2s,seed=7`.
+A `ws-drop` ends the TCP connection (FIN, no WebSocket close frame: an abnormal closure,
+1006) after the events sent before it: those arrive, the one that drew the fault and any
+later one do not, and the app's send of them fails. The HTTP
 kinds are exclusive (one draw picks at most one), so their rates add up to at most 1.
 `methods=POST+PUT` limits the HTTP faults to those methods (other requests draw nothing).
 "The connection dies" is an abort of the TCP connection without any response byte, which
@@ -292,12 +295,12 @@ class FaultMiddleware:
             if dropped:
                 if message["type"] == "websocket.send":
                     raise ConnectionResetError("connection dropped (ws-drop fault)")
-                return  # a close after the abort: nothing left to close
+                return  # a close after the drop: nothing left to close
             if message["type"] == "websocket.send" and self.config.should_drop_ws():
                 dropped = True
                 transport = _transport_of(send)
                 if transport is not None:
-                    transport.abort()
+                    _cut(transport)
                 raise ConnectionResetError("connection dropped (ws-drop fault)")
             await send(message)
 
@@ -355,6 +358,20 @@ async def _abort(send: Any, receive: Any) -> None:
     transport.abort()
     # Wait for the server's read loop to notice, so it does not answer for us (a 500).
     await _disconnected_within(receive, DISCONNECT_WAIT)
+
+
+def _cut(transport: Any) -> None:
+    """End a WebSocket's TCP connection with no close frame, after what was sent before.
+
+    A FIN once the buffered bytes are out (`write_eof`), not a reset: a reset would also
+    destroy events the app had already sent (the peer's kernel drops unread data on a
+    RST), so no client could ever see them, resume or not. The peer reads those, then
+    an abnormal closure (1006) and nothing more.
+    """
+    if transport.can_write_eof():
+        transport.write_eof()
+    else:
+        transport.abort()
 
 
 def _transport_of(send: Any) -> Any:

@@ -88,7 +88,7 @@ def test_connect_under_ws_drops_gets_the_whole_conversation(live_with_drops, wri
     # A drop can lose the audio in flight at that instant (nothing acknowledges audio),
     # so the user's turn may be heard a chunk short; the reply answers what was heard.
     heard = re.fullmatch(r"transcript\.user: \[(\d\.\d) seconds of speech\]", transcript[1])
-    assert heard and 1.0 <= float(heard.group(1)) <= 1.2, transcript
+    assert heard and 0.8 <= float(heard.group(1)) <= 1.2, transcript
     assert transcript[2] == f"transcript.agent: I heard {heard.group(1)} seconds of speech."
     assert not any(e.get("interrupted") for e in events if e["type"] == "transcript.agent")
     assert [e["status"] for e in events if e["type"] == "reply.done"] == ["completed"] * 2
