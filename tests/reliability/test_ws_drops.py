@@ -11,7 +11,6 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
-from agentctl.emulator import server
 from tests.conftest import TEST_KEY, run_cli
 from tests.session.wavgen import utterances, wav_file
 
@@ -19,21 +18,9 @@ GREETER = "name: greeter\nsystem_prompt: p\nvoice: {voice_id: ivy}\ngreeting: Hi
 
 
 @pytest.fixture
-def live_with_drops(tmp_path, monkeypatch):
-    started = []
-
-    def _start(spec: str) -> server.RunningEmulator:
-        running = server.start(port=0, db_path=tmp_path / f"ws{len(started)}.sqlite3",
-                               live={"speed": 50.0}, faults=spec)
-        started.append(running)
-        monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
-        monkeypatch.setenv("AGENTCTL_BASE_URL", running.base_url)
-        return running
-
-    yield _start
-    for running in started:
-        running.stop()
-        assert running.errors == []
+def live_with_drops(faulty):
+    """An emulator with live-session faults, its replies sped up 50x."""
+    return lambda spec: faulty(spec, live={"speed": 50.0})
 
 
 def test_a_drop_is_an_abnormal_close_without_a_close_frame(live_with_drops, write):
