@@ -580,16 +580,29 @@ async def emulator_requests(request: Request) -> Response:
     return JSONResponse(list(entries))
 
 
+def _closing(request: Request) -> dict[str, str]:
+    """An error may answer before the request's body was read (a 401 checks the header
+    first); the unread bytes would then be taken for the next request on a keep-alive
+    connection, so such a connection is closed, as HTTP servers do."""
+    has_body = request.headers.get("content-length", "0") not in ("", "0") or (
+        "transfer-encoding" in request.headers
+    )
+    return {"Connection": "close"} if has_body else {}
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status, headers=_closing(request)
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = {**(exc.headers or {}), **_closing(request)}
     if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return Response(status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
 RouteFactory = Callable[[EmulatorState], list[BaseRoute]]
