@@ -43,6 +43,8 @@ def emulator(tmp_path: Path) -> Iterator[server.RunningEmulator]:
         yield running
     finally:
         running.stop()
+    # Every test also checks that nothing turned into a 500.
+    assert running.errors == []
 
 
 @pytest.fixture

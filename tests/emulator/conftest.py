@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -71,17 +70,6 @@ def tool() -> Callable[..., dict[str, Any]]:
         return made
 
     return _tool
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[server.RunningEmulator]:
-    running = server.start(port=0, db_path=tmp_path / "db.sqlite3")
-    try:
-        yield running
-    finally:
-        running.stop()
-    # Every test also checks that nothing turned into a 500.
-    assert running.errors == []
 
 
 def connect(emulator: server.RunningEmulator, **options: Any) -> httpx.Client:
