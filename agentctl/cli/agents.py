@@ -45,6 +45,7 @@ def create(
     """Create one agent per spec document."""
     from agentctl.errors import RejectedError
     from agentctl.render import records
+    from agentctl.spec.check import check_names
 
     state = get_state(ctx)
     out = state.output(output)
@@ -59,15 +60,11 @@ def create(
     known: dict[str, list[str]] = {}
     for agent in existing:
         known.setdefault(str(agent.get("name")), []).append(str(agent.get("id")))
-    seen: dict[str, str] = {}
+    if not allow_duplicate_name:
+        check_names(docs, selector=None,  # the same name twice in the files
+                    hint="agent names should be unique; or pass --allow-duplicate-name")
     for doc in docs:
         name = str(doc.data.get("name"))
-        if name in seen and not allow_duplicate_name:
-            raise RejectedError(
-                f"{doc.where(('name',))}: name: {name!r} is also defined at {seen[name]}",
-                hint="agent names should be unique; or pass --allow-duplicate-name",
-            )
-        seen[name] = doc.where(("name",))
         if name in known and not allow_duplicate_name:
             raise RejectedError(
                 f"{doc.where(('name',))}: an agent named {name!r} already exists "

@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from agentctl.api.client import AgentsAPI
+    from agentctl.emulator.server import RunningEmulator
     from agentctl.profiles import Config
     from agentctl.render.output import Output, OutputMode
     from agentctl.settings import Settings
@@ -29,6 +30,7 @@ class State:
     _config: Config | None = None
     _api: AgentsAPI | None = None
     _apis: dict[str, AgentsAPI] = field(default_factory=dict)
+    _local: RunningEmulator | None = None  # the --local emulator, once started
     _closers: list[Any] = field(default_factory=list)
 
     # -- configuration ----------------------------------------------------------------
@@ -120,23 +122,22 @@ class State:
         log = out.info if (settings.debug or settings.verbose) else None
         http = build_client(base_url, settings.api_key, settings.timeout, log=log)
         self._closers.append(http.close)
-        return AgentsAPI(http, on_retry=out.warn if log or settings.verbose else None)
+        return AgentsAPI(http, on_retry=out.warn if log else None)
 
     def base_url(self) -> str:
         return self.local_emulator_url() if self.settings.local else self.settings.base_url
 
     def local_emulator_url(self) -> str:
         """Start the embedded emulator (state in the data dir) once per run."""
-        for closer in self._closers:
-            url = getattr(closer, "base_url", None)
-            if url:
-                return url
+        if self._local is not None:
+            return self._local.base_url
         from agentctl.emulator import server
         from agentctl.profiles import data_dir
 
         directory = data_dir()
         directory.mkdir(parents=True, exist_ok=True)
         running = server.start(db_path=directory / "emulator.sqlite3")
+        self._local = running
         self._closers.append(running)
         return running.base_url
 

@@ -182,7 +182,12 @@ def missing_variables(doc: SpecDocument, missing: set[str]) -> Iterator[Diagnost
 # -- before diff/apply write -------------------------------------------------------------------
 
 
-def check_names(docs: Sequence[SpecDocument], selector: str | None) -> None:
+def check_names(
+    docs: Sequence[SpecDocument],
+    selector: str | None,
+    *,
+    hint: str = "agents are matched by name, so each name may appear once",
+) -> None:
     """Agents are matched by name: each name once, and inside `selector` when one is given.
     Raises the first problem (RejectedError for a duplicate, SpecError for the selector)."""
     from agentctl.errors import RejectedError
@@ -193,7 +198,7 @@ def check_names(docs: Sequence[SpecDocument], selector: str | None) -> None:
         if name in seen:
             raise RejectedError(
                 f"{doc.where(('name',))}: name: {name!r} is also defined at {seen[name]}",
-                hint="agents are matched by name, so each name may appear once",
+                hint=hint,
             )
         seen[name] = doc.where(("name",))
         if selector and not name.startswith(selector):

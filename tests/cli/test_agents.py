@@ -351,3 +351,13 @@ def test_diff_is_coloured_on_a_terminal_only(api_env, write, monkeypatch):
     assert "\x1b[" not in run_cli(*args, "--no-color", tty=True).stdout
     monkeypatch.setenv("NO_COLOR", "1")
     assert "\x1b[" not in run_cli(*args, tty=True).stdout
+
+
+def test_create_refuses_the_same_name_twice_in_the_files(api_env, write):
+    path = write("two.yaml", agent_yaml("twin") + "---\n" + agent_yaml("twin"))
+    result = run_cli("create", "-f", path, exit_code=6)
+    assert "--allow-duplicate-name" in result.stderr  # the hint
+    assert f"{path}:6: name: 'twin' is also defined at {path}:1" in result.stderr
+    assert writes(api_env) == []
+    run_cli("create", "-f", path, "--allow-duplicate-name")
+    assert api_env.store.count_agents() == 2
