@@ -148,9 +148,7 @@ def get(
         if save is not None:
             _save_export(out, save, record, spec, force=force)
             return
-        if out.mode not in (OutputMode.json, OutputMode.yaml):
-            out.mode = OutputMode.yaml
-        out.data(spec)
+        out.data(spec)  # YAML unless -o json
         return
     records.show_record(out, record)
 

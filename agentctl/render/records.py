@@ -70,10 +70,7 @@ def show_summary(out: Output, record: dict[str, Any]) -> None:
 
 def show_bodies(out: Output, bodies: list[dict[str, Any]]) -> None:
     """Request bodies of a dry run, secrets masked: JSON with -o json, YAML otherwise."""
-    masked = [mask_record(b) for b in bodies]
-    if out.mode != OutputMode.json:
-        out.mode = OutputMode.yaml
-    out.documents(masked)
+    out.documents([mask_record(b) for b in bodies])  # YAML unless -o json
 
 
 def show_diff(out: Output, changes: list[Change], *, title: str) -> None:

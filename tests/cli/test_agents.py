@@ -361,3 +361,10 @@ def test_create_refuses_the_same_name_twice_in_the_files(api_env, write):
     assert writes(api_env) == []
     run_cli("create", "-f", path, "--allow-duplicate-name")
     assert api_env.store.count_agents() == 2
+
+
+def test_dry_run_bodies_as_json_for_scripts(api_env, write):
+    paths = [write("a.yaml", agent_yaml("a1") + "---\n" + agent_yaml("a2"))]
+    bodies = json.loads(run_cli("create", "-f", *paths, "--dry-run", "-o", "json").stdout)
+    assert [b["name"] for b in bodies] == ["a1", "a2"]
+    assert api_env.requests == []
