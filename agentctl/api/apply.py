@@ -155,7 +155,7 @@ def promotion_source(
     from agentctl.errors import RejectedError
     from agentctl.spec.export import export_spec
 
-    record = source.get_agent(str(source.resolve(agent)["id"]))
+    record = source.get_by_ref(agent)
     spec, _ = export_spec(record)
     name = str(spec.get("name"))
     matches = target.find_by_name(name)
@@ -171,25 +171,54 @@ def promotion_source(
 
 def promotion_plan(
     spec: dict[str, Any], current: dict[str, Any] | None, env: Mapping[str, str], *,
-    profile: str,
+    profile: str, dry_run: bool = False,
 ) -> AgentPlan:
-    """The exported spec against the target's agent. Each secret placeholder keeps the
-    target's stored value or takes its variable from `env`; if neither exists this is a
-    SpecError naming the variables, before anything is written."""
-    from agentctl.errors import SpecError
+    """The exported spec against the target's agent. A header secret the target already
+    has is kept (its name is sent alone), else it takes its variable from `env`; the LLM
+    key is needed only when `llm` changed. If a value is missing this is a SpecError
+    naming the variables, before anything is written; with `dry_run` the plan is
+    returned anyway and `promotion_missing` says what would be missing."""
     from agentctl.spec.export import secret_placeholders
     from agentctl.spec.plan import fill_secrets, plan_agent
-    from agentctl.spec.rules import format_path
 
-    name = str(spec.get("name"))
-    spec, missing = fill_secrets(spec, secret_placeholders(spec), current, env)
-    if missing:
-        variables = ", ".join(v for _, v in missing)
-        where = ", ".join(format_path(p) for p, _ in missing)
-        raise SpecError(
-            f"promote {name!r}: no value for {len(missing)} secret(s) ({where}) in profile "
-            f"{profile!r}: set {variables}",
-            hint=f"export {missing[0][1]}=... (or --env-file FILE); a secret the target "
-            "agent already has is kept",
-        )
-    return plan_agent(spec, current)
+    placeholders = secret_placeholders(spec)
+    filled, missing = fill_secrets(spec, placeholders, current, env)
+    plan = plan_agent(filled, current)
+    missing += [(p, placeholders.get(p, "LLM_API_KEY")) for p in _llm_keys_missing(plan)]
+    if missing and not dry_run:
+        raise promotion_error(str(spec.get("name")), missing, profile)
+    return plan
+
+
+def promotion_missing(
+    spec: dict[str, Any], current: dict[str, Any] | None, env: Mapping[str, str],
+) -> list[tuple[Any, str]]:
+    """The (path, variable) pairs a promotion lacks (empty: it can be written)."""
+    from agentctl.spec.export import secret_placeholders
+    from agentctl.spec.plan import fill_secrets, plan_agent
+
+    placeholders = secret_placeholders(spec)
+    filled, missing = fill_secrets(spec, placeholders, current, env)
+    plan = plan_agent(filled, current)
+    return missing + [(p, placeholders.get(p, "LLM_API_KEY"))
+                      for p in _llm_keys_missing(plan)]
+
+
+def _llm_keys_missing(plan: AgentPlan) -> list[Any]:
+    from agentctl.spec.check import llm_keys_missing
+
+    return llm_keys_missing(plan)
+
+
+def promotion_error(name: str, missing: list[tuple[Any, str]], profile: str) -> AgentctlError:
+    from agentctl.errors import SpecError
+    from agentctl.record import format_path
+
+    variables = ", ".join(v for _, v in missing)
+    where = ", ".join(format_path(p) for p, _ in missing)
+    return SpecError(
+        f"promote {name!r}: no value for {len(missing)} secret(s) ({where}) in profile "
+        f"{profile!r}: set {variables}",
+        hint=f"export {missing[0][1]}=... (or --env-file FILE); a header secret the target "
+        "agent already has is kept",
+    )

@@ -101,7 +101,7 @@ def run(args: list[str], *, debug: bool) -> int:
         result = command.main(args=args, prog_name="agentctl", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
     except AgentctlError as exc:
-        _report(exc.message, exc.hint)
+        _report(exc.message, exc.hint, exc.details)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
@@ -151,11 +151,13 @@ def _is_usage_error(exc: Exception) -> bool:
     return type(exc).__module__.startswith("typer") and hasattr(exc, "format_message")
 
 
-def _report(message: str, hint: str | None) -> None:
+def _report(message: str, hint: str | None, details: tuple[str, ...] = ()) -> None:
     from agentctl.render.redact import scrub
 
     secrets = _secrets()
     sys.stderr.write(f"error: {scrub(message, secrets)}\n")
+    for line in details:
+        sys.stderr.write(f"  {scrub(line, secrets)}\n")
     if hint:
         sys.stderr.write(f"hint: {scrub(hint, secrets)}\n")
     sys.stderr.flush()

@@ -97,9 +97,7 @@ def list_(
     state = get_state(ctx)
     out = state.output(output)
     api = state.api()
-    items = api.list_agents()
-    if name:
-        items = [a for a in items if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
+    items = _list_items(api, out, name=name, limit=None if sort is not None else limit)
     if sort is not None:
         field = {"name": "name", "created": "created_at", "updated": "updated_at"}[sort.value]
         items.sort(key=lambda a: str(a.get(field, "")), reverse=sort != SortKey.name)
@@ -109,6 +107,39 @@ def list_(
         records.show_wide(out, _details(api, items))
     else:
         records.show_list(out, items)
+
+
+def _list_items(
+    api: AgentsAPI, out: Any, *, name: str | None, limit: int | None
+) -> list[dict[str, Any]]:
+    """The list, page by page (§5); with `limit` (and no sort) it stops once it has
+    enough. On a terminal, pages that take more than a second show progress on stderr."""
+    import itertools
+    import time
+
+    started = time.monotonic()
+    counted = {"pages": 0, "items": 0}
+
+    def on_page(page: Any) -> None:
+        counted["pages"] += 1
+        counted["items"] += len(page.items)
+        if page.next_cursor and time.monotonic() - started > 1.0 and out.is_tty(out.stderr):
+            out.stderr.write(f"\rloading agents: {counted['items']} "
+                             f"({counted['pages']} pages)...")
+            out.stderr.flush()
+            counted["shown"] = 1
+
+    page_size = None if limit is None else max(1, min(limit, 200))
+    items: Any = api.iter_agents(limit=page_size, on_page=on_page)
+    if name:
+        items = (a for a in items if fnmatch.fnmatchcase(str(a.get("name", "")), name))
+    if limit is not None:
+        items = itertools.islice(items, limit)
+    found = list(items)
+    if counted.get("shown"):
+        out.stderr.write("\r\x1b[2K")  # clear the progress line
+        out.stderr.flush()
+    return found
 
 
 def _details(api: AgentsAPI, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -138,7 +169,7 @@ def get(
     state = get_state(ctx)
     out = state.output(output)
     api = state.api()
-    record = api.get_agent(str(api.resolve(agent)["id"]))
+    record = api.get_by_ref(agent)
     if export or save is not None:
         from agentctl.spec.export import export_spec
 
@@ -203,7 +234,7 @@ def update(
                              hint="use agentctl apply -f for several agents")
         spec = docs[0].data
     api = state.api()
-    current = api.get_agent(str(api.resolve(agent)["id"]))
+    current = api.get_by_ref(agent)
     if set_:
         spec = apply_sets(current, set_)
     plan = plan_update(current, spec)
@@ -237,14 +268,12 @@ def delete(
     out = state.output(output)
     api = state.api()
     targets: list[dict[str, Any]] = []
-    for ref in agents:
-        try:
-            item = api.resolve(ref)
-        except NotFoundError:
-            if ignore_not_found:
-                out.info(f"agent {ref!r} not found; nothing to delete")
-                continue
-            raise
+    # Ids first (one GET each), then names: the list is read at most once for them all.
+    for ref, item in zip(agents, api.resolve_many(agents, missing_ok=ignore_not_found),
+                         strict=True):
+        if item is None:
+            out.info(f"agent {ref!r} not found; nothing to delete")
+            continue
         if all(t["id"] != item["id"] for t in targets):
             targets.append(item)
     if not targets:

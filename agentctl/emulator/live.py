@@ -51,16 +51,10 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from agentctl.emulator.app import (
-    DEFAULT_INPUT,
-    DEFAULT_OUTPUT,
-    ApiError,
-    EmulatorState,
-    authenticate,
-    deep_merge,
-)
+from agentctl.emulator.plumbing import ApiError, EmulatorState, authenticate, deep_merge
 from agentctl.emulator.script import Script, ToolCallStep, load_script, parse_script, render
 from agentctl.emulator.speech import CHUNK_MS, SpeechDetector, reply_ms, synthesize
+from agentctl.record import DEFAULT_INPUT, DEFAULT_OUTPUT
 from agentctl.spec.rules import check_agent, format_path
 
 log = logging.getLogger("agentctl.emulator.live")
@@ -180,7 +174,7 @@ def session_config(
             )
         agent_id = body["agent_id"]
         record = None
-        if isinstance(agent_id, str) and _is_uuid(agent_id):
+        if isinstance(agent_id, str):
             record = state.store.get_agent(agent_id)
         if record is None:
             raise SessionError("agent_not_found", f"no agent with id {agent_id!r}")
@@ -202,14 +196,6 @@ def session_config(
     config["output"] = deep_merge(DEFAULT_OUTPUT, config.get("output") or {})
     config.setdefault("tools", [])
     return config
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _rate(section: Any) -> int:

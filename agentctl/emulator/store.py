@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
+# A value a write may hold anywhere in a record: the store replaces it with the write's
+# own timestamp (e.g. a header's `last_set_at`), which the caller cannot know in advance.
+NOW = "\x00now"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -136,7 +139,9 @@ class Store:
         """Store a new agent; assigns `id`, `created_at` and `updated_at`. Returns the record."""
         with self._transaction() as db:
             now = self._next_timestamp()
-            record = {**fields, "id": str(uuid.uuid4()), "created_at": now, "updated_at": now}
+            agent_id = f"agent_{uuid.uuid4().hex}"  # §4: agent_ + 32 lowercase hex
+            record = {**_stamped(fields, now), "id": agent_id, "created_at": now,
+                      "updated_at": now}
             db.execute(
                 "INSERT INTO agents (id, name, created_at, updated_at, record)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -170,7 +175,7 @@ class Store:
             changed = change(json.loads(row[0]))
             now = self._next_timestamp(after=current["updated_at"])
             record = {
-                **changed,
+                **_stamped(changed, now),
                 "id": current["id"],
                 "created_at": current["created_at"],
                 "updated_at": now,
@@ -207,6 +212,17 @@ class Store:
         """Delete every agent (for tests and `--local` resets)."""
         with self._transaction() as db:
             db.execute("DELETE FROM agents")
+
+
+def _stamped(value: Any, now: str) -> Any:
+    """`value` with every NOW replaced by `now`."""
+    if value == NOW:
+        return now
+    if isinstance(value, dict):
+        return {k: _stamped(v, now) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stamped(v, now) for v in value]
+    return value
 
 
 def _name_of(record: dict[str, Any]) -> str:

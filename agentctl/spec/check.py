@@ -208,12 +208,40 @@ def check_names(
 
 
 def check_masked_creates(docs: Sequence[SpecDocument], plans: Sequence[AgentPlan]) -> None:
-    """A new agent cannot "keep" a secret it never had: say so before the first write."""
-    from agentctl.spec.plan import masked_secrets
+    """A new agent cannot keep a secret it never had: a header named without a value is
+    an error on a create, naming the header, before the first write. Also: `llm` sent
+    without its key (the service needs all three fields whenever `llm` is written)."""
+    from agentctl.spec.plan import secrets_a_create_lacks
 
     creates = {p.name for p in plans if p.action == "create"}
     for doc in docs:
-        found = masked_secrets(doc.data) if doc.data.get("name") in creates else []
+        found = secrets_a_create_lacks(doc.data) if doc.data.get("name") in creates else []
         if found:
-            raise doc.error(found[0], '"***" keeps a stored value, and this agent does not '
-                            "exist yet", hint="use ${VAR} for the secret itself")
+            header = _header_name(doc.data, found[0])
+            raise doc.error(found[0], f"header {header!r} has no value, and this agent does "
+                            "not exist yet, so there is no stored value to keep",
+                            hint="give the value as ${VAR}")
+    by_name = {p.name: p for p in plans}
+    for doc in docs:
+        plan = by_name.get(str(doc.data.get("name")))
+        missing = llm_keys_missing(plan)
+        if missing:
+            raise doc.error(missing[0], "llm is sent (it changed), and the service needs "
+                            "its api_key with it; reads never return the key",
+                            hint="give llm[].api_key as ${VAR}")
+
+
+def llm_keys_missing(plan: AgentPlan | None) -> list[Any]:
+    """Where a create or update would send `llm` without its key."""
+    from agentctl.record import llm_missing_keys
+
+    if plan is None or plan.body is None or plan.action not in ("create", "update"):
+        return []
+    return llm_missing_keys(plan.body)
+
+
+def _header_name(data: dict[str, Any], path: tuple[Any, ...]) -> str:
+    node: Any = data
+    for part in path[:-1]:
+        node = node[part]
+    return str(node.get("name")) if isinstance(node, dict) else "?"

@@ -76,8 +76,8 @@ def _lint(doc: SpecDocument, partial: bool) -> list[Diagnostic]:
 
 def _check_voice(path: Path, voice_id: str, warn: Warn) -> None:
     if voice_id not in KNOWN_VOICES:
-        warn(path, f"unknown voice {voice_id!r} (known: {', '.join(KNOWN_VOICES)}); "
-                   "check the service's Voices page")
+        warn(path, f"unknown voice {voice_id!r}: the service refuses voices it does not "
+                   "know (the known ones: docs/specs.md)")
 
 
 def _lint_tool(doc: SpecDocument, path: Path, tool: dict[str, Any], partial: bool,
