@@ -14,14 +14,10 @@ from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.errors import UsageError
+from agentctl.record import RECORD_ORDER  # the record's own field order
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-RECORD_ORDER = (
-    "id", "name", "system_prompt", "greeting", "voice", "input", "output", "tools", "llm",
-    "created_at", "updated_at",
-)
 
 
 class OutputMode(StrEnum):

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-MASK = "***"
+from agentctl.record import MASK, mask
+
+__all__ = ["MASK", "mask_record", "scrub"]
 
 
 def mask_record(record: Any) -> Any:
-    """A copy with tool header values and LLM API keys replaced by ***."""
-    if not isinstance(record, dict):
-        return record
-    masked = copy.deepcopy(record)
-    for tool in masked.get("tools") or []:
-        http = tool.get("http") if isinstance(tool, dict) else None
-        if isinstance(http, dict):
-            for header in http.get("headers") or []:
-                if isinstance(header, dict) and "value" in header:
-                    header["value"] = MASK
-    for entry in masked.get("llm") or []:
-        if isinstance(entry, dict) and entry.get("api_key"):
-            entry["api_key"] = MASK
-    return masked
+    """A copy with every write-only value (`agentctl.record.WRITE_ONLY_PATHS`) replaced
+    by ***: tool and pre-connect header values, LLM keys."""
+    return mask(record) if isinstance(record, dict) else record
 
 
 def scrub(text: str, secrets: list[str]) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agentctl.spec.rules import KNOWN_VOICES, MASK
+from agentctl.record import MASK
+from agentctl.spec.rules import KNOWN_VOICES
 from agentctl.spec.validate import Diagnostic, diagnostic
 
 if TYPE_CHECKING:
@@ -114,11 +115,7 @@ def _check_secret(doc: SpecDocument, path: Path, value: Any, partial: bool, warn
     if not isinstance(value, str) or not value or path in doc.variables:
         return
     if value == MASK:
-        # The mask a read returns: an update keeps the stored value, a create stores "***".
-        if not partial:
-            warn(path, f'"{MASK}" is the mask a read returns; a create would store it as '
-                       "the value: use ${VAR}")
-        return
+        return  # validate refuses it (the mask is never a value to send)
     warn(path, "looks like a literal secret; use ${VAR}")
 
 
