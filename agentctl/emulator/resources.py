@@ -76,6 +76,7 @@ class ResourceStore:
             path, check_same_thread=False, isolation_level=None, timeout=5.0
         )
         self._db.execute("PRAGMA busy_timeout = 5000")
+        self._db.execute("PRAGMA synchronous = NORMAL")  # WAL (set by store.py): safe
         with self._transaction() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
