@@ -111,6 +111,12 @@ def run(args: list[str], *, debug: bool) -> int:
         _silence_stdout()
         return 0
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # Bare `agentctl` (or a group such as `agentctl config`) asks for the help,
+            # as with kubectl and gh: the help on stdout, exit 0, no error line.
+            sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+            sys.stdout.flush()
+            return 0
         if _is_usage_error(exc):
             message = exc.format_message()  # type: ignore[attr-defined]
             ctx = getattr(exc, "ctx", None)

@@ -25,13 +25,14 @@ Every command's `--help`, as `agentctl COMMAND --help` prints it. Global options
 """
 
 
-def _walk(command: Any, path: list[str], parent: Any = None) -> Iterator[tuple[list[str], Any, Any]]:
+def _walk(command: Any, path: list[str],
+          parent: Any = None) -> Iterator[tuple[list[str], Any, Any]]:
     """Each command with its path and the context it runs in, depth first, in the order
     `--help` lists them."""
-    import typer.core  # noqa: F401  (the vendored Click under Typer)
-
-    ctx = command.context_class(command, info_name=path[-1], parent=parent,
-                                max_content_width=WIDTH, terminal_width=WIDTH)
+    # make_context applies the command's context_settings (e.g. -h beside --help);
+    # resilient parsing: no arguments is not an error here.
+    ctx = command.make_context(path[-1], [], parent=parent, resilient_parsing=True,
+                               max_content_width=WIDTH, terminal_width=WIDTH)
     yield path, command, ctx
     commands = getattr(command, "commands", None)
     if commands:

@@ -60,8 +60,10 @@ def show_summary(out: Output, record: dict[str, Any]) -> None:
         if tty:
             from rich.text import Text
 
-            text = Text(head.ljust(width), style="bold")
-            text.append(value)
+            # Only the label is bold: a style given to Text() would cover the value too.
+            text = Text()
+            text.append(head, style="bold")
+            text.append(" " * (width - len(head)) + value)
             out.console(out.stdout).print(text)
         else:
             out.stdout.write(f"{head.ljust(width)}{value}".rstrip() + "\n")
