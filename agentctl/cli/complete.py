@@ -206,13 +206,9 @@ def _fetch_platform(flags: dict[str, Any], kind: str) -> list[tuple[str, str]]:
         db = profiles.data_dir() / "emulator.sqlite3"
         if not db.exists():
             return []
-        from agentctl.emulator.resources import ResourceStore
+        from agentctl.emulator.server import platform_records
 
-        store = ResourceStore(db)
-        try:
-            rows = [r for _, r in store.items("session" if kind == "sessions" else "number")]
-        finally:
-            store.close()
+        rows = platform_records(db, "session" if kind == "sessions" else "number")
     else:
         if not settings.api_key:
             return []
