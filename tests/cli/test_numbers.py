@@ -155,3 +155,11 @@ def test_builtin_tools_are_listed_and_their_names_reserved(emu, write):
     assert names == ["aai_credit_card_luhn_check", "aai_pre_connect_context"]
     table = run_cli("builtin-tools").stdout
     assert table.split()[:3] == ["NAME", "MODE", "DESCRIPTION"]
+    spec = write("luhn.yaml", agent_yaml("cards") + "greeting: Hi\ntools:\n"
+                 "  - name: aai_credit_card_luhn_check\n    description: mine\n"
+                 "    parameters: {type: object, properties: {}}\n"
+                 "    http: {url: 'https://api.example.com/x', http_method: POST}\n")
+    warned = run_cli("validate", "-f", spec)
+    assert "aai_credit_card_luhn_check" in warned.stdout + warned.stderr
+    assert "reserved" in warned.stdout + warned.stderr
+    run_cli("validate", "--strict", "-f", spec, exit_code=3)
