@@ -142,8 +142,9 @@ def test_an_expired_link_is_fetched_afresh(tmp_path, monkeypatch, write, speech_
         running.app.state.emulator.platform.options.expired_links = 1  # the next link
         gets = len([r for r in running.requests if r["path"] == f"/v1/sessions/{session_id}"])
         out = tmp_path / "fresh"
-        run_cli("sessions", "download", session_id, "--dir", str(out))
+        shown = run_cli("sessions", "download", session_id, "--dir", str(out), tty=True)
         assert (out / f"{session_id}.wav").stat().st_size > 44
+        assert "downloading audio: 100%" in shown.stderr  # progress on a terminal
         log = running.requests
         expired = [r for r in log if r["path"].startswith("/artifacts/") and r["status"] == 403]
         assert len(expired) == 1
