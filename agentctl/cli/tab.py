@@ -355,11 +355,20 @@ def agent_items(flags: dict[str, Any], incomplete: str) -> list[Item]:
 
 
 def candidates(agents: list[tuple[str, str]], incomplete: str) -> list[Item]:
+    """A name with control characters (or a line break) is offered as its id instead: the
+    shell would write it raw to the terminal. Help texts are escaped."""
+    from agentctl.render.redact import safe_text
+
     counts: dict[str, int] = {}
     for _, name in agents:
         counts[name] = counts.get(name, 0) + 1
     found: dict[str, str] = {}
-    for agent_id, name in agents:
+    for agent_id, raw_name in agents:
+        name = safe_text(raw_name, keep_newlines=False)
+        if name != raw_name:
+            counts[name] = 2  # not offerable as typed: the id stands in
+        if safe_text(agent_id, keep_newlines=False) != agent_id:
+            continue
         if name and counts[name] == 1:
             if name.startswith(incomplete):
                 found[name] = agent_id
