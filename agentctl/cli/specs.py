@@ -25,8 +25,8 @@ def read_specs(
     from agentctl.errors import UsageError
     from agentctl.render.redact import register_secrets
     from agentctl.spec.interpolate import check_empty_secrets, misplaced_secrets, secret_values
-    from agentctl.spec.rules import format_path
     from agentctl.spec.load import load_specs
+    from agentctl.spec.rules import format_path
     from agentctl.spec.validate import validate_documents
 
     if not files:

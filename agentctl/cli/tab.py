@@ -23,7 +23,7 @@ from typing import Any
 PROG = "agentctl"
 COMPLETE_VAR = "_AGENTCTL_COMPLETE"
 FAST_VAR = "_AGENTCTL_COMPLETE_FAST"  # "0": always through Typer (for tests)
-API_TIMEOUT = 1.5  # seconds per phase (connect, read) of the one list request
+API_TIMEOUT = 1.5  # seconds, wall clock, for the one list request (connect to last byte)
 CACHE_TTL = 30.0  # seconds a fetched list of agents is offered without asking again
 STALE_TTL = 24 * 3600.0  # an older list is still offered when the API cannot be reached
 TREE_FORMAT = 1

@@ -14,7 +14,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import TEST_KEY, run_cli
+from tests.conftest import TEST_KEY
 
 CI_TOKEN = "ci-TOKEN-value-31415926"
 HDR = "hdr-value-used-at-a-header-2718"
