@@ -54,7 +54,10 @@ def show_diagnostics(out: Output, items: Sequence[dict[str, Any]], summary: str)
 
 def check_summary(report: CheckReport) -> str:
     """`2 files, 3 agents: 1 error, 0 warnings`, and why warnings fail under --strict."""
-    summary = (f"{plural(len(report.files), 'file')}, {plural(report.agents, 'agent')}: "
+    counted = plural(report.agents, 'agent')
+    if report.tests:
+        counted += f", {plural(report.tests, 'test file')}"
+    summary = (f"{plural(len(report.files), 'file')}, {counted}: "
                f"{plural(report.errors, 'error')}, {plural(report.warnings, 'warning')}")
     if report.strict and report.warnings:
         summary += " (--strict: warnings fail)"
