@@ -87,8 +87,9 @@ def completion(
     ctx: typer.Context,
     shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)],
 ) -> None:
-    """Print the shell completion script (to install it, see the README)."""
-    get_state(ctx).output().text(script(shell.value).rstrip("\n"))  # a text, many lines
+    """Print the shell completion script (to install it, see docs/configuration.md)."""
+    get_state(ctx).output().text(script(shell.value).rstrip("
+"))  # a text, many lines
 
 
 # -- Typer's shell classes, adjusted ---------------------------------------------------------

@@ -73,16 +73,20 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 # C0 controls but \n and \t, DEL, C1 controls, and the bidirectional overrides and isolates
 # that make a terminal show text in an order other than its bytes' ("Trojan Source").
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_ALL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# One-line text (a table cell, a name per line): line breaks and tabs too.
+_CONTROL_ALL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group(0))
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    char = match.group(0)
+    code = ord(char)
+    return _SHORT.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def escape_controls(text: str, *, keep_newlines: bool = True) -> str:
-    """Control characters as visible escapes: ESC -> `\\x1b`, U+202E -> `\\u202e`.
+    """Control characters as Python writes them in a string literal: ESC -> `\\x1b`,
+    a line break in a one-line field -> `\\n`, U+202E -> `\\u202e`.
 
     Newlines and tabs are kept where text is laid out over lines (`keep_newlines`); a
     one-line field (a table cell, a completion candidate) escapes them too.
