@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -117,17 +117,13 @@ def emulator_db(environ: Mapping[str, str] | None = None) -> Path:
 class Environment:
     """The process around one run, made once (in `cli.main`) and passed down instead of
     read from globals, as HTTPie's `Environment`: the streams, the environment variables,
-    where config and data live, and the secrets of this run, which every error line is
-    scrubbed of. Tests build one instead of patching `os.environ` or `sys.stdout`."""
+    and where config and data live. Tests build one instead of patching `os.environ` or
+    `sys.stdout`. (The run's secrets are registered in render.redact, from `environ`.)"""
 
     stdin: IO[str]
     stdout: IO[str]
     stderr: IO[str]
     environ: Mapping[str, str]
-    secrets: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.add_secret(self.environ.get(OPTION["api_key"].env or ""))
 
     @classmethod
     def from_process(cls) -> Environment:
@@ -159,11 +155,6 @@ class Environment:
     @property
     def data_dir(self) -> Path:
         return data_dir(self.environ)
-
-    def add_secret(self, value: str | None) -> None:
-        """A value no error line, hint or traceback may show (an API key)."""
-        if value and value not in self.secrets:
-            self.secrets.append(value)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
     env = env or Environment.from_process()
 
     os.environ.setdefault("_TYPER_STANDARD_TRACEBACK", "1")
+    _register_environment_secrets(env)
     try:
         command = _command(app, _subcommand(args))
         # the Environment rides on the root context's obj; the root callback wraps it in
@@ -138,10 +139,10 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         if debug:
             import traceback
 
-            from agentctl.render.redact import scrub
+            from agentctl.render.redact import safe_text
 
             # scrubbed like the error line: an exception's text may quote the key
-            env.stderr.write(scrub(traceback.format_exc(), env.secrets))
+            env.stderr.write(safe_text(traceback.format_exc()))
         _report(env, f"internal error: {type(exc).__name__}: {exc}",
                 None if debug else "run again with --debug for the traceback")
         return 1
@@ -192,12 +193,22 @@ def _is_usage_error(exc: Exception) -> bool:
 
 
 def _report(env: Environment, message: str, hint: str | None) -> None:
-    from agentctl.render.redact import scrub
+    """The error line (and hint): secrets scrubbed, control characters escaped."""
+    from agentctl.render.redact import safe_text
 
-    env.stderr.write(f"error: {scrub(message, env.secrets)}\n")
+    env.stderr.write(f"error: {safe_text(message)}\n")
     if hint:
-        env.stderr.write(f"hint: {scrub(hint, env.secrets)}\n")
+        env.stderr.write(f"hint: {safe_text(hint)}\n")
     env.stderr.flush()
+
+
+def _register_environment_secrets(env: Environment) -> None:
+    """The key and every variable whose name says secret: never printed by this run."""
+    from agentctl.render.redact import forget_secrets, register_secrets
+    from agentctl.spec.interpolate import secret_environment
+
+    forget_secrets()  # one run's secrets: tests run many in one process
+    register_secrets(secret_environment(env.environ).values())
 
 
 def _silence_stdout() -> None:

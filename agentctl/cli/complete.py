@@ -88,7 +88,7 @@ def completion(
     shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)],
 ) -> None:
     """Print the shell completion script (to install it, see docs/configuration.md)."""
-    get_state(ctx).output().lines([script(shell.value).rstrip("\n")])
+    get_state(ctx).output().text(script(shell.value).rstrip("\n"))  # a text, many lines
 
 
 # -- Typer's shell classes, adjusted ---------------------------------------------------------

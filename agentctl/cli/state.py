@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from agentctl.settings import Environment, Settings
 
 
+def _secret(value: str | None) -> None:
+    """The key of this run: scrubbed from everything printed (render.redact)."""
+    from agentctl.render.redact import register_secret
+
+    register_secret(value)
+
+
 @dataclass
 class State:
     flags: dict[str, Any]
@@ -49,7 +56,7 @@ class State:
             from agentctl.settings import for_run
 
             self._settings = for_run(self.flags, self.env.environ, self.config)
-            self.env.add_secret(self._settings.api_key)
+            _secret(self._settings.api_key)
         return self._settings
 
     def output(self, mode: OutputMode | str | None = None) -> Output:
@@ -72,7 +79,7 @@ class State:
             from agentctl.settings import for_profile
 
             settings = for_profile(self.flags, self.env.environ, self.config, profile_name)
-            self.env.add_secret(settings.api_key)
+            _secret(settings.api_key)
             self._apis[profile_name] = self._build_api(settings, profile_name)
         return self._apis[profile_name]
 
