@@ -90,12 +90,14 @@ def junit_xml(results: Sequence[TestResult]) -> bytes:
     root.set("time", f"{sum(r.duration for r in results):.3f}")
     for source, group in files.items():
         counts = summary(group)
-        suite = ET.SubElement(root, "testsuite", name=source, tests=str(counts["tests"]),
+        suite = ET.SubElement(root, "testsuite", name=_xml_text(source),
+                              tests=str(counts["tests"]),
                               failures=str(counts["failed"]), errors=str(counts["errors"]),
                               skipped="0", time=f"{sum(r.duration for r in group):.3f}")
         for result in group:
-            case = ET.SubElement(suite, "testcase", name=result.test.name, classname=source,
-                                 file=source, line=str(result.test.line),
+            case = ET.SubElement(suite, "testcase", name=_xml_text(result.test.name),
+                                 classname=_xml_text(source), file=_xml_text(source),
+                                 line=str(result.test.line),
                                  time=f"{result.duration:.3f}")
             if result.status == "error":
                 node = ET.SubElement(case, "error", message=_xml_text(result.error or ""),
