@@ -141,7 +141,7 @@ def check_api_key(key: str, source: str) -> None:
 
 def check_base_url(base_url: str) -> None:
     """The key is never sent in the clear: plain http only to loopback."""
-    from agentctl.spec.rules import is_loopback_host
+    from agentctl.hosts import is_loopback_host
 
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

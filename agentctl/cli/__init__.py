@@ -97,7 +97,7 @@ def run(args: list[str], *, debug: bool) -> int:
 
     os.environ.setdefault("_TYPER_STANDARD_TRACEBACK", "1")
     try:
-        command = _command(app)
+        command = _command(app, _subcommand(args))
         result = command.main(args=args, prog_name="agentctl", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
     except AgentctlError as exc:
@@ -111,6 +111,12 @@ def run(args: list[str], *, debug: bool) -> int:
         _silence_stdout()
         return 0
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # Bare `agentctl` (or a group such as `agentctl config`) asks for the help,
+            # as with kubectl and gh: the help on stdout, exit 0, no error line.
+            sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+            sys.stdout.flush()
+            return 0
         if _is_usage_error(exc):
             message = exc.format_message()  # type: ignore[attr-defined]
             ctx = getattr(exc, "ctx", None)
@@ -132,18 +138,51 @@ def run(args: list[str], *, debug: bool) -> int:
         return 1
 
 
-def _command(app: object):  # -> the framework's command object
+def _subcommand(args: list[str]) -> str | None:
+    """The command word after the leading global flags (None: there is none)."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in _VALUE_FLAGS:
+            i += 2
+        elif arg.split("=", 1)[0] in _VALUE_FLAGS or arg in _BOOL_FLAGS:
+            i += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
+
+
+def _command(app: object, name: str | None = None):  # -> the framework's command object
     import typer.main
 
     # Plain help, like kubectl's and gh's: Rich's help module alone costs ~10x a bare
     # interpreter start, over the --help goal, and piped it would draw boxes.
     app.rich_markup_mode = None  # type: ignore[attr-defined]
-    command = typer.main.get_command(app)  # type: ignore[arg-type]
     if os.environ.get("_AGENTCTL_COMPLETE"):
+        command = typer.main.get_command(app)  # type: ignore[arg-type]
         from agentctl.cli.complete import register_shells
 
         register_shells(command)  # after get_command, which registers Typer's own
-    return command
+        return command
+    # Building every command's parameters from its signature costs ~25 ms; a run needs
+    # only its own command's. An unknown word gets the whole tree (and its suggestions).
+    return typer.main.get_command(_only(app, name) or app)  # type: ignore[arg-type]
+
+
+def _only(app: object, name: str | None) -> object | None:
+    """A copy of the Typer app registering only the command or group called `name`."""
+    if name is None:
+        return None
+    import copy
+
+    commands = [c for c in app.registered_commands if c.name == name]  # type: ignore[attr-defined]
+    groups = [g for g in app.registered_groups if g.name == name]  # type: ignore[attr-defined]
+    if not commands and not groups:
+        return None
+    pruned = copy.copy(app)
+    pruned.registered_commands = commands  # type: ignore[attr-defined]
+    pruned.registered_groups = groups  # type: ignore[attr-defined]
+    return pruned
 
 
 def _is_usage_error(exc: Exception) -> bool:

@@ -24,7 +24,10 @@ from agentctl.cli.state import get_state
 from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from agentctl.api.client import AgentsAPI
+    from agentctl.render.output import Output
 
 
 class SortKey(StrEnum):
@@ -97,26 +100,61 @@ def list_(
     state = get_state(ctx)
     out = state.output(output)
     api = state.api()
-    items = api.list_agents()
+    pages = _pages(api)
     if name:
-        items = [a for a in items if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
+        pages = ([a for a in page if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
+                 for page in pages)
     if sort is not None:
         field = {"name": "name", "created": "created_at", "updated": "updated_at"}[sort.value]
+        items = [a for page in pages for a in page]
         items.sort(key=lambda a: str(a.get(field, "")), reverse=sort != SortKey.name)
+        pages = (items[i:i + PAGE] for i in range(0, len(items), PAGE))
     if limit is not None:
-        items = items[:limit]
+        pages = _first(pages, limit)
     if output == OutputMode.wide:
-        records.show_wide(out, _details(api, items))
-    else:
-        records.show_list(out, items)
+        pages = _details(api, pages, out)
+    records.show_list(out, pages, empty=f"no agents match --name {name!r}" if name
+                      else "no agents")
 
 
-def _details(api: AgentsAPI, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Full records for -o wide, fetched a few at a time over the one client."""
+PAGE = 100  # rows written at a time once sorted (the service's pages are written as they come)
+
+
+def _pages(api: AgentsAPI) -> Iterator[list[dict[str, Any]]]:
+    """The agents, a page at a time as the service sends them."""
+    yield api.list_agents()
+
+
+def _first(pages: Iterable[list[dict[str, Any]]], limit: int) -> Iterator[list[dict[str, Any]]]:
+    left = limit
+    for page in pages:
+        if left <= 0:
+            return
+        yield page[:left]
+        left -= len(page)
+
+
+def _details(api: AgentsAPI, pages: Iterable[list[dict[str, Any]]], out: Output
+             ) -> Iterator[list[dict[str, Any]]]:
+    """Full records for -o wide, 8 GETs at a time over the one client's pool, page by page.
+
+    When the table is piped and stderr is a terminal, a count there says it is working.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
+    progress = out.is_tty(out.stderr) and not out.is_tty(out.stdout)
+    done = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda a: api.get_agent(str(a["id"])), items))
+        for page in pages:
+            records = list(pool.map(lambda a: api.get_agent(str(a["id"])), page))
+            done += len(records)
+            if progress:
+                out.stderr.write(f"\rfetched {done} agents' details")
+                out.stderr.flush()
+            yield records
+    if progress and done:
+        out.stderr.write("\r\x1b[K")
+        out.stderr.flush()
 
 
 def get(

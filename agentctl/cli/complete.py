@@ -87,7 +87,7 @@ def completion(
     ctx: typer.Context,
     shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)],
 ) -> None:
-    """Print the shell completion script (to install it, see the README)."""
+    """Print the shell completion script (to install it, see docs/configuration.md)."""
     get_state(ctx).output().lines([script(shell.value).rstrip("\n")])
 
 

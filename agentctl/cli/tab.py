@@ -383,19 +383,14 @@ def _agents(flags: dict[str, Any]) -> list[tuple[str, str]]:
     profile = config.profile(name) if explicit and name else config.profiles.get(name or "", {})
     settings = resolve(flags, os.environ, profile, name)
     if settings.local:
+        from agentctl.emulator.server import agent_names
+
         db = profiles.data_dir() / "emulator.sqlite3"
-        return _local_agents(db) if db.exists() else []
+        return agent_names(db) if db.exists() else []
     if not settings.api_key:
         return []
     key = settings.api_key
     return _cached(_cache_file(settings.base_url, key), lambda: _fetch(settings.base_url, key))
-
-
-def _local_agents(db: Path) -> list[tuple[str, str]]:
-    from agentctl.emulator.store import Store
-
-    with Store(db, busy_timeout_ms=500) as store:
-        return [(a["id"], a["name"]) for a in store.list_agents()]
 
 
 def _fetch(base_url: str, api_key: str) -> list[tuple[str, str]]:

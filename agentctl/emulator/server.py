@@ -284,3 +284,12 @@ def serve(
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def agent_names(db_path: Path) -> list[tuple[str, str]]:
+    """(id, name) of each agent in an emulator database, read without serving it: Tab
+    completion under --local (the store is the emulator's own; callers go through here)."""
+    from agentctl.emulator.store import Store
+
+    with Store(db_path, busy_timeout_ms=500) as store:
+        return [(a["id"], a["name"]) for a in store.list_agents()]

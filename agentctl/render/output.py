@@ -18,6 +18,8 @@ from agentctl.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentctl.render.table import Column
+
 RECORD_ORDER = (
     "id", "name", "system_prompt", "greeting", "voice", "input", "output", "tools", "llm",
     "created_at", "updated_at",
@@ -136,19 +138,28 @@ class Output:
         self.stdout.flush()
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        if not _isatty(self.stdout):
-            self.stdout.write(plain_table(columns, rows))
-            self.stdout.flush()
-            return
-        from rich import box
-        from rich.table import Table
+        from agentctl.render.table import columns_of
 
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        self.console(self.stdout).print(table)
+        if not self.table_pages(columns_of(columns), [rows]):
+            self.stdout.write(plain_table(columns, []))  # a small table: its header says enough
+            self.stdout.flush()
+
+    def table_pages(self, columns: Sequence[Column], pages: Iterable[Sequence[Sequence[str]]]
+                    ) -> int:
+        """A table from pages of rows; returns the row count (0: nothing was written).
+
+        On a terminal each page is written as it arrives, with widths fixed up front
+        (render/table.py); piped, the plain columns need every row first.
+        """
+        if not _isatty(self.stdout):
+            rows = [row for page in pages for row in page]
+            if rows:
+                self.stdout.write(plain_table([c.title for c in columns], rows))
+                self.stdout.flush()
+            return len(rows)
+        from agentctl.render.table import stream
+
+        return stream(self.stdout, columns, pages, bold=not self.no_color)
 
     def text(self, text: str, style: str | None = None) -> None:
         self.styled(self.human, text, style)
