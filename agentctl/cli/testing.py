@@ -71,7 +71,7 @@ def test(
     from agentctl.render.testing import show_result, show_summary
     from agentctl.session.ws import is_loopback_url, ws_url
     from agentctl.spec.testfile import load_tests
-    from agentctl.testing.report import junit_xml, save
+    from agentctl.testing.report import document, junit_xml, record, save
     from agentctl.testing.run import Agents, Runner, RunOptions
 
     state = get_state(ctx)
@@ -106,7 +106,7 @@ def test(
         with shown:
             if save_dir is not None and (result.status != "error" or result.agent.events):
                 save(result, save_dir)
-            show_result(out, result)
+            show_result(out, record(result))
 
     started = time.monotonic()
     results = runner.run_all(tests, concurrency, finished)
@@ -114,7 +114,7 @@ def test(
         from agentctl.fileio import write_atomic
 
         write_atomic(junit, junit_xml(results), force=True)
-    show_summary(out, results, time.monotonic() - started)
+    show_summary(out, document(results), time.monotonic() - started)
     raise typer.Exit(_exit_code(results, interrupted=runner.cancelled.is_set()))
 
 

@@ -48,7 +48,9 @@ def record(result: TestResult) -> dict[str, Any]:
         "error": result.error,
         "hint": result.hint,
         "exit_code": result.exit_code if result.status == "error" else None,
-        "checks": [c.as_dict() for c in result.checks],
+        "checks": [{**c.as_dict(), **({} if c.passed else {
+            "context": [ln.as_dict() for ln in context(result, c)]})}
+            for c in result.checks],
         "transcript": [ln.as_dict() for ln in result.transcript],
         "tool_calls": [c.as_dict() for c in result.tool_calls],
         "totals": report.get("totals"),

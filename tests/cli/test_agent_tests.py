@@ -434,3 +434,30 @@ def test_service_unavailable_is_exit_7(repo, monkeypatch):
     doc, result = run_json(path, exit_code=7)
     assert doc["tests"][0]["status"] == "error" and doc["summary"]["errors"] == 1
     assert "ERROR x" in result.stderr
+
+
+# -- the example repository -----------------------------------------------------------------------
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agents-repo"
+
+
+def test_the_example_workflow_tests_before_diff_and_gates_apply_and_promote():
+    import yaml
+
+    workflow = yaml.safe_load((EXAMPLE / ".github/workflows/agents.yml").read_text())
+    runs = [s.get("run", "") for s in workflow["jobs"]["check"]["steps"]]
+    test_step = next(i for i, r in enumerate(runs) if r.startswith("agentctl test tests/"))
+    diff_step = next(i for i, r in enumerate(runs) if r.startswith("agentctl diff"))
+    assert test_step < diff_step and "--junit" in runs[test_step]
+    assert workflow["jobs"]["apply"]["needs"] == "check"
+    assert workflow["jobs"]["promote"]["needs"] == "check"
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as true
+    assert "tests/**" in triggers["pull_request"]["paths"]
+
+
+def test_the_example_greeting_test_passes_against_the_emulator(live, monkeypatch):
+    monkeypatch.setenv("ORDERS_API_TOKEN", "orders-token")
+    doc, _ = run_json(str(EXAMPLE / "tests"), "-k", "greets", exit_code=0)
+    assert [t["name"] for t in doc["tests"]] == ["greets the caller"]
+    (session,) = live.app.state.live.history
+    assert session.config["greeting"] == "Hi, Sunrise Pharmacy. How can I help?"
+    assert live.store.list_agents() == []  # inline, never stored
