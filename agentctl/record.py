@@ -59,8 +59,6 @@ DEFAULTS: dict[str, Any] = {
     "greeting": None, "tools": [], "pre_connect_requests": [], "transfer_targets": [],
     "outbound_trunk_id": None, "caller_id": None, "llm": [],
 }
-# Tool names that route to AssemblyAI's own implementation (§7.4): no description needed.
-PLATFORM_TOOLS = ("aai_credit_card_luhn_check", "aai_pre_connect_context", "aai_transfer_call")
 
 # -- ids (§4) -------------------------------------------------------------------------------
 

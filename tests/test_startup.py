@@ -160,6 +160,7 @@ def test_no_dependency_brings_click_or_pydantic() -> None:
     assert not seen & {"click", "pydantic", "pydantic-core"}, sorted(seen)
 
 
+@pytest.mark.slow
 def test_bench_smoke_run(tmp_path: Path) -> None:
     """`bench/run.py --quick` runs end to end (figures are not judged here: no timing in
     tests), with its emulator on loopback and every case present."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from agentctl.api.errors import error_for_response, error_for_transport
-from agentctl.api.paging import Page, iter_items
+from agentctl.api.paging import Page, iter_items, iter_pages
 from agentctl.api.retry import NOT_PROCESSED_STATUSES, RETRY_STATUSES, RetryPolicy
 from agentctl.errors import AgentctlError, NotFoundError, RejectedError, UnavailableError
 from agentctl.record import could_be_id, for_write
@@ -63,6 +63,15 @@ class AgentsAPI:
         `limit` is the page size asked for; stop iterating to stop fetching."""
         return self.iter_collection("/v1/agents", "agents", what="list agents", limit=limit,
                                     on_page=on_page)
+
+    def agent_pages(self, limit: int | None = None) -> Iterator[Page]:
+        """The agents list a page at a time (for a caller that shows each page)."""
+
+        def fetch(query: dict[str, Any]) -> Any:
+            return self._json(self._send("GET", "/v1/agents", params=query,
+                                         what="list agents"), "list agents")
+
+        return iter_pages(fetch, "agents", what="list agents", limit=limit)
 
     def list_agents(self) -> list[Record]:
         return list(self.iter_agents())

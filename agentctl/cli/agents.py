@@ -24,7 +24,10 @@ from agentctl.cli.state import get_state
 from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from agentctl.api.client import AgentsAPI
+    from agentctl.render.output import Output
 
 
 class SortKey(StrEnum):
@@ -75,9 +78,28 @@ def create(
     created = []
     for doc in docs:
         record = api.create_agent(doc.data, known_ids=known.get(str(doc.data.get("name")), []))
+        if not allow_duplicate_name:
+            _settle_race(api, doc, record)
         created.append(record)
         out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
     records.show_records(out, created, quiet_table=True)
+
+
+def _settle_race(api: AgentsAPI, doc: Any, record: dict[str, Any]) -> None:
+    """Another run created the same name at the same time: the older agent stays
+    (api.converge); if that is the other run's, ours is deleted and the name is taken."""
+    from agentctl.api.converge import settle_create
+    from agentctl.errors import RejectedError
+
+    settled = settle_create(api, record)
+    if not settled.kept:
+        name = record.get("name")
+        raise RejectedError(
+            f"{doc.where(('name',))}: an agent named {name!r} was created by another run at "
+            f"the same time ({settled.record.get('id')}); this run's copy ({record.get('id')}) "
+            "was deleted",
+            hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply)",
+        )
 
 
 def list_(
@@ -97,57 +119,83 @@ def list_(
     state = get_state(ctx)
     out = state.output(output)
     api = state.api()
-    items = _list_items(api, out, name=name, limit=None if sort is not None else limit)
+    page_size = max(1, min(limit, 200)) if limit is not None and sort is None else None
+    pages = _pages(api, out, page_size)
+    if name:
+        pages = ([a for a in page if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
+                 for page in pages)
     if sort is not None:
         field = {"name": "name", "created": "created_at", "updated": "updated_at"}[sort.value]
+        items = [a for page in pages for a in page]
         items.sort(key=lambda a: str(a.get(field, "")), reverse=sort != SortKey.name)
+        pages = (items[i:i + PAGE] for i in range(0, len(items), PAGE))
     if limit is not None:
-        items = items[:limit]
+        pages = _first(pages, limit)
     if output == OutputMode.wide:
-        records.show_wide(out, _details(api, items))
-    else:
-        records.show_list(out, items)
+        pages = _details(api, pages, out)
+    records.show_list(out, pages, empty=f"no agents match --name {name!r}" if name
+                      else "no agents")
 
 
-def _list_items(
-    api: AgentsAPI, out: Any, *, name: str | None, limit: int | None
-) -> list[dict[str, Any]]:
-    """The list, page by page (§5); with `limit` (and no sort) it stops once it has
-    enough. On a terminal, pages that take more than a second show progress on stderr."""
-    import itertools
+PAGE = 100  # rows written at a time once sorted (the service's pages are written as they come)
+
+
+def _pages(api: AgentsAPI, out: Output, page_size: int | None = None
+           ) -> Iterator[list[dict[str, Any]]]:
+    """The agents, a page at a time as the service sends them (§5); the caller stops
+    consuming to stop fetching (`list --limit`). When pages keep coming for more than a
+    second, a terminal's stderr shows how many have loaded."""
     import time
 
     started = time.monotonic()
-    counted = {"pages": 0, "items": 0}
-
-    def on_page(page: Any) -> None:
-        counted["pages"] += 1
-        counted["items"] += len(page.items)
-        if page.next_cursor and time.monotonic() - started > 1.0 and out.is_tty(out.stderr):
-            out.stderr.write(f"\rloading agents: {counted['items']} "
-                             f"({counted['pages']} pages)...")
+    shown = False
+    loaded = 0
+    try:
+        for page in api.agent_pages(limit=page_size):
+            loaded += len(page.items)
+            if page.next_cursor and out.is_tty(out.stderr) and (
+                time.monotonic() - started > 1.0
+            ):
+                out.stderr.write(f"\rloading agents: {loaded} ({page.number} pages)...")
+                out.stderr.flush()
+                shown = True
+            yield page.items
+    finally:
+        if shown:
+            out.stderr.write("\r\x1b[2K")  # the progress line goes
             out.stderr.flush()
-            counted["shown"] = 1
-
-    page_size = None if limit is None else max(1, min(limit, 200))
-    items: Any = api.iter_agents(limit=page_size, on_page=on_page)
-    if name:
-        items = (a for a in items if fnmatch.fnmatchcase(str(a.get("name", "")), name))
-    if limit is not None:
-        items = itertools.islice(items, limit)
-    found = list(items)
-    if counted.get("shown"):
-        out.stderr.write("\r\x1b[2K")  # clear the progress line
-        out.stderr.flush()
-    return found
 
 
-def _details(api: AgentsAPI, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Full records for -o wide, fetched a few at a time over the one client."""
+def _first(pages: Iterable[list[dict[str, Any]]], limit: int) -> Iterator[list[dict[str, Any]]]:
+    left = limit
+    for page in pages:
+        if left <= 0:
+            return
+        yield page[:left]
+        left -= len(page)
+
+
+def _details(api: AgentsAPI, pages: Iterable[list[dict[str, Any]]], out: Output
+             ) -> Iterator[list[dict[str, Any]]]:
+    """Full records for -o wide, 8 GETs at a time over the one client's pool, page by page.
+
+    When the table is piped and stderr is a terminal, a count there says it is working.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
+    progress = out.is_tty(out.stderr) and not out.is_tty(out.stdout)
+    done = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda a: api.get_agent(str(a["id"])), items))
+        for page in pages:
+            records = list(pool.map(lambda a: api.get_agent(str(a["id"])), page))
+            done += len(records)
+            if progress:
+                out.stderr.write(f"\rfetched {done} agents' details")
+                out.stderr.flush()
+            yield records
+    if progress and done:
+        out.stderr.write("\r\x1b[K")
+        out.stderr.flush()
 
 
 def get(

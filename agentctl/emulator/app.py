@@ -4,7 +4,7 @@ It follows the reference's E: rules (`voice-agent-api.md`, newest evidence of th
 service): the paged `agents` envelope (§5), the error envelope with `X-Request-Id` (§3),
 `agent_`/`tool_` ids (§4), defaults filled on read, header values write-only and read as
 `{name, last_set_at}` (§7.5), PUT per §7.10 (omitted fields kept, a present list or object
-replaces, `null` clears an optional field), tokens (§9) and built-in tools (§14). The
+replaces, `null` clears an optional field), and tokens (§9); built-in tools and the rest of the API are `platform.py`. The
 record's checks are `agentctl.spec.rules` (the same as `agentctl validate`), and what is
 read-only or write-only comes from `agentctl.record`.
 
@@ -455,26 +455,6 @@ async def tokens_post(request: Request) -> Response:
                          "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
 
-# The platform tools a stored agent may attach by name (§14). The descriptions are the
-# emulator's own words (inferred); the service's are not quoted by any source.
-BUILTIN_TOOLS = (
-    {"name": "aai_credit_card_luhn_check",
-     "description": "Check a card number with the Luhn checksum.",
-     "parameters": {"type": "object", "properties": {"card_number": {"type": "string"}},
-                    "required": ["card_number"]},
-     "execution_mode": "interactive"},
-    {"name": "aai_pre_connect_context",
-     "description": "What the pre-connect requests captured before the call.",
-     "parameters": {"type": "object", "properties": {}},
-     "execution_mode": "interactive"},
-)
-
-
-async def builtin_tools(request: Request) -> Response:
-    authorized(request)
-    return JSONResponse({"builtin_tools": [copy.deepcopy(t) for t in BUILTIN_TOOLS]})
-
-
 async def emulator_requests(request: Request) -> Response:
     """The request log: GET reads it, DELETE clears it. No auth (loopback only)."""
     entries = state_of(request).requests
@@ -520,6 +500,7 @@ def create_app(
     extra_routes: RouteFactory | None = None,
     live: Any = None,
     page_size: int | None = None,
+    platform: Any = None,
 ) -> Starlette:
     """The emulator as an ASGI app over `store`.
 
@@ -544,7 +525,6 @@ def create_app(
         Route("/v1/agents/{agent_id}", agent_item, methods=["GET", "PUT", "DELETE"]),
         Route("/v1/token", token, methods=["GET"]),
         Route("/v1/tokens", tokens_post, methods=["POST"]),
-        Route("/v1/builtin-tools", builtin_tools, methods=["GET"]),
         Route("/_emulator/requests", emulator_requests, methods=["GET", "DELETE"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
@@ -553,6 +533,9 @@ def create_app(
 
     live_route_list, live_service = live_routes(state, live)
     routes.extend(live_route_list)
+    from agentctl.emulator.platform import platform_routes
+
+    routes.extend(platform_routes(state, live_service.options, platform))
     if extra_routes is not None:
         routes.extend(extra_routes(state))
     app = Starlette(

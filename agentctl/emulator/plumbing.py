@@ -133,6 +133,7 @@ class EmulatorState:
     errors: list[BaseException] = field(default_factory=list)
     tokens: tokens_mod.TokenRegistry = field(default_factory=tokens_mod.TokenRegistry)
     page_size: int = DEFAULT_PAGE_SIZE  # a list's default `limit`
+    platform: Any = None  # numbers, calls, sessions, webhooks: `platform.Platform`
 
 
 def key_from_authorization(header: str | None) -> tuple[str | None, str | None]:

@@ -15,9 +15,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.errors import UsageError
 from agentctl.record import RECORD_ORDER  # the record's own field order
+from agentctl.render.redact import escape_json_text, has_bidi_controls, safe_data, safe_text
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from agentctl.render.table import Column
 
 
 class OutputMode(StrEnum):
@@ -85,6 +88,7 @@ class Output:
 
     def styled(self, stream: IO[str], text: str, style: str | None = None) -> None:
         """One line, styled only on a colour terminal; no markup interpretation."""
+        text = safe_text(text)
         if style and _isatty(stream) and not self.no_color:
             from rich.text import Text
 
@@ -111,6 +115,7 @@ class Output:
     # -- product (stdout) -------------------------------------------------------------
     def data(self, value: Any) -> None:
         """JSON or YAML of plain data, as the -o mode asks (YAML for people)."""
+        value = safe_data(value)
         if self.mode == OutputMode.json:
             self.stdout.write(to_json(value) + "\n")
         else:
@@ -122,29 +127,40 @@ class Output:
         if self.mode == OutputMode.json:
             self.data(list(values) if len(values) != 1 else values[0])
             return
-        text = "---\n".join(to_yaml(v) for v in values)
+        text = "---\n".join(to_yaml(safe_data(v)) for v in values)
         self.stdout.write(text)
         self.stdout.flush()
 
     def lines(self, values: Iterable[str]) -> None:
         for value in values:
-            self.stdout.write(f"{value}\n")
+            self.stdout.write(f"{safe_text(value, keep_newlines=False)}\n")
         self.stdout.flush()
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        if not _isatty(self.stdout):
-            self.stdout.write(plain_table(columns, rows))
-            self.stdout.flush()
-            return
-        from rich import box
-        from rich.table import Table
+        from agentctl.render.table import columns_of
 
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        self.console(self.stdout).print(table)
+        if not self.table_pages(columns_of(columns), [rows]):
+            self.stdout.write(plain_table(columns, []))  # a small table: its header says enough
+            self.stdout.flush()
+
+    def table_pages(self, columns: Sequence[Column], pages: Iterable[Sequence[Sequence[str]]]
+                    ) -> int:
+        """A table from pages of rows; returns the row count (0: nothing was written).
+
+        On a terminal each page is written as it arrives, with widths fixed up front
+        (render/table.py); piped, the plain columns need every row first.
+        """
+        pages = ([[safe_text(cell, keep_newlines=False) for cell in row] for row in page]
+                 for page in pages)
+        if not _isatty(self.stdout):
+            rows = [row for page in pages for row in page]
+            if rows:
+                self.stdout.write(plain_table([c.title for c in columns], rows))
+                self.stdout.flush()
+            return len(rows)
+        from agentctl.render.table import stream
+
+        return stream(self.stdout, columns, pages, bold=not self.no_color)
 
     def text(self, text: str, style: str | None = None) -> None:
         self.styled(self.human, text, style)
@@ -156,7 +172,7 @@ class Output:
             raise UsageError(
                 "refusing to ask for confirmation: stdin is not a terminal", hint=f"pass {flag}"
             )
-        self.stderr.write(f"{question} [y/N]: ")
+        self.stderr.write(f"{safe_text(question)} [y/N]: ")
         self.stderr.flush()
         answer = self.stdin.readline()
         return answer.strip().lower() in ("y", "yes")
@@ -164,6 +180,8 @@ class Output:
 
 def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns separated by two spaces, no box drawing: safe for awk and cut."""
+    columns = [safe_text(c, keep_newlines=False) for c in columns]
+    rows = [[safe_text(cell, keep_newlines=False) for cell in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):
@@ -185,7 +203,7 @@ def ordered(record: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return escape_json_text(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def to_yaml(value: Any) -> str:
@@ -199,7 +217,12 @@ def to_yaml(value: Any) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
     _Dumper.add_representer(str, _str)
-    return yaml.dump(
+    text = yaml.dump(
         value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
         width=100,
     )
+    if has_bidi_controls(text):
+        # YAML's rules count them printable; escaped, they can't reorder what a reader sees
+        text = yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=False,
+                         default_flow_style=False, width=100)
+    return text

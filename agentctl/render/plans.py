@@ -54,7 +54,10 @@ def show_diagnostics(out: Output, items: Sequence[dict[str, Any]], summary: str)
 
 def check_summary(report: CheckReport) -> str:
     """`2 files, 3 agents: 1 error, 0 warnings`, and why warnings fail under --strict."""
-    summary = (f"{plural(len(report.files), 'file')}, {plural(report.agents, 'agent')}: "
+    counted = plural(report.agents, 'agent')
+    if report.tests:
+        counted += f", {plural(report.tests, 'test file')}"
+    summary = (f"{plural(len(report.files), 'file')}, {counted}: "
                f"{plural(report.errors, 'error')}, {plural(report.warnings, 'warning')}")
     if report.strict and report.warnings:
         summary += " (--strict: warnings fail)"
@@ -207,6 +210,20 @@ def show_applied(
     out.text(f"apply: {plan_summary(plans, DONE)}", "bold")
     show_plan_data(out, plans, ids, listed=[p for p in plans if p.action != "delete"],
                    dry_run=False)
+
+
+def show_duplicates(out: Output, duplicates: Sequence[Any]) -> int:
+    """`apply --dedupe`: per name, the agent kept (the oldest) and those to delete, on
+    stderr; returns how many would be deleted."""
+    count = 0
+    for dup in duplicates:
+        out.info(f"{dup.name!r}: keeping {dup.keep.get('id')} (the oldest, created "
+                 f"{dup.keep.get('created_at')})")
+        for extra in dup.extras:
+            count += 1
+            out.warn(f"{dup.name!r}: duplicate {extra.get('id')} (created "
+                     f"{extra.get('created_at')}) will be deleted")
+    return count
 
 
 # -- promote -----------------------------------------------------------------------------------

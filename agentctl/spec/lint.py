@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentctl.record import MASK
+from agentctl.spec.builtins import RESERVED_TOOL_NAMES
 from agentctl.spec.rules import KNOWN_VOICES
 from agentctl.spec.validate import Diagnostic, diagnostic
 
@@ -84,6 +85,12 @@ def _check_voice(path: Path, voice_id: str, warn: Warn) -> None:
 def _lint_tool(doc: SpecDocument, path: Path, tool: dict[str, Any], partial: bool,
                warn: Warn) -> None:
     label = f"{tool['name']!r}" if isinstance(tool.get("name"), str) else "this tool"
+    own = any(key in tool for key in ("description", "parameters", "http"))
+    if tool.get("name") in RESERVED_TOOL_NAMES and not own:
+        return  # a platform tool attached by name (§7.4)
+    if tool.get("name") in RESERVED_TOOL_NAMES:
+        warn((*path, "name"), f"{label} is the name of a platform tool (reserved; see "
+                              "agentctl builtin-tools): give the agent's own tool another name")
     http = tool.get("http")
     if not isinstance(http, dict):
         if http is None:
