@@ -4,9 +4,9 @@ It follows the reference's E: rules (`voice-agent-api.md`, newest evidence of th
 service): the paged `agents` envelope (§5), the error envelope with `X-Request-Id` (§3),
 `agent_`/`tool_` ids (§4), defaults filled on read, header values write-only and read as
 `{name, last_set_at}` (§7.5), PUT per §7.10 (omitted fields kept, a present list or object
-replaces, `null` clears an optional field), and tokens (§9); built-in tools and the rest of the API are `platform.py`. The
-record's checks are `agentctl.spec.rules` (the same as `agentctl validate`), and what is
-read-only or write-only comes from `agentctl.record`.
+replaces, `null` clears an optional field) and tokens (§9); built-in tools and the rest
+of the API are `platform.py`. The record's checks are `agentctl.spec.rules` (the same as
+`agentctl validate`), and what is read-only or write-only comes from `agentctl.record`.
 
 Where no source settles a point the emulator makes its own choice, marked "inferred" here
 and in docs/api.md.
