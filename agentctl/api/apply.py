@@ -136,7 +136,16 @@ def write_plan(api: AgentsAPI, plan: AgentPlan) -> dict[str, Any] | None:
     if plan.action == "create":
         return _create_converged(api, plan.body or {})
     if plan.action == "update":
-        return api.update_agent(str(plan.id), plan.body or {})
+        from agentctl.errors import NotFoundError
+
+        try:
+            return api.update_agent(str(plan.id), plan.body or {})
+        except NotFoundError:
+            if plan.spec is None:
+                raise
+            # Deleted under us since the plan was made: the spec says it should exist,
+            # so it is created again (a header named without a value then fails, 422).
+            return _create_converged(api, plan.spec)
     if plan.action == "delete":
         api.delete_agent(str(plan.id))
         return None

@@ -168,11 +168,13 @@ def _pages(api: AgentsAPI, out: Output, page_size: int | None = None
 
 def _first(pages: Iterable[list[dict[str, Any]]], limit: int) -> Iterator[list[dict[str, Any]]]:
     left = limit
+    if left <= 0:
+        return
     for page in pages:
-        if left <= 0:
-            return
         yield page[:left]
         left -= len(page)
+        if left <= 0:
+            return  # before the next page is fetched
 
 
 def _details(api: AgentsAPI, pages: Iterable[list[dict[str, Any]]], out: Output
@@ -286,6 +288,15 @@ def update(
     if set_:
         spec = apply_sets(current, set_)
     plan = plan_update(current, spec)
+    if plan.missing_keys:
+        from agentctl.errors import SpecError
+        from agentctl.record import format_path
+
+        raise SpecError(
+            f"agent {current.get('name')!r}: llm changed, and the service needs "
+            f"{format_path(plan.missing_keys[0])} whenever llm is sent (reads never return "
+            "the key)", hint="set it too, e.g. --set llm[0].api_key=$MY_LLM_KEY, or use -f "
+            "with api_key: ${VAR}")
     if plan.empty:
         out.success(f"no changes to agent {current.get('name')!r}")
         if out.machine:

@@ -204,6 +204,7 @@ class AgentPlan:
     changes: tuple[Change, ...] = ()
     body: dict[str, Any] | None = None  # the POST (create) or PUT (update) body
     where: str = ""  # file:line of the spec, for messages
+    spec: dict[str, Any] | None = None  # the whole spec (an update re-creates from it)
 
     @property
     def id(self) -> str | None:
@@ -244,7 +245,8 @@ def plan_agent(spec: dict[str, Any], current: dict[str, Any] | None, where: str 
     plan = plan_update(current, spec)
     if plan.empty:
         return AgentPlan(name, "unchanged", current, (), None, where)
-    return AgentPlan(name, "update", current, tuple(plan.changes), plan.body, where)
+    body = {k: copy.deepcopy(v) for k, v in spec.items() if k not in READ_ONLY_FIELDS}
+    return AgentPlan(name, "update", current, tuple(plan.changes), plan.body, where, body)
 
 
 def creation_changes(spec: dict[str, Any]) -> list[Change]:

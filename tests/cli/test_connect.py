@@ -92,7 +92,7 @@ def test_stored_agent_wav_in_transcript_and_wav_out(live, write, speech_wav, tmp
 
 
 def test_inline_spec_jsonl_every_event_then_the_report(live, write, speech_wav):
-    spec = write("inline.yaml", GREETER_YAML + "llm: [{model: m}]\n")
+    spec = write("inline.yaml", GREETER_YAML + "llm: [{base_url: 'https://llm.example.com/v1', model: m}]\n")
     result = run_cli("connect", "-f", spec, "-i", speech_wav, "-o", "jsonl", *FAST)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     kinds = [e["type"] for e in events]
@@ -168,7 +168,7 @@ tools:
 """
 # A tool answered by a subprocess: 5 s at speed 100 would leave the process 50 ms, which
 # load breaks; 600 s (the most a spec allows) leaves it 6 s and costs nothing when it answers.
-ANSWERED_TOOL_AGENT = TOOL_AGENT.replace("timeout_seconds: 5", "timeout_seconds: 600")
+ANSWERED_TOOL_AGENT = TOOL_AGENT.replace("timeout_seconds: 5", "timeout_seconds: 300")
 
 
 @pytest.fixture
@@ -350,7 +350,8 @@ def test_a_rejected_key_exits_4(tmp_path, monkeypatch, write, speech_wav):
 
 
 def test_the_service_rejecting_the_session_exits_6(live, write, speech_wav):
-    spec = write("a.yaml", AGENT_YAML + "tools:\n  - name: t\n    http: {url: 'http://127.0.0.1:9/x'}\n")
+    spec = write("a.yaml", AGENT_YAML + "tools:\n  - name: t\n    description: d\n"
+                 "    http: {url: 'http://127.0.0.1:9/x'}\n")
     # Valid for an emulator on loopback, but this one was not started to allow it.
     result = run_cli("connect", "-f", spec, "-i", speech_wav, exit_code=6)
     assert "session.update rejected: session.tools[0].http.url: must be an https URL" in (
@@ -495,7 +496,7 @@ def test_serve_with_a_script_and_loopback_tools(tmp_path, write, monkeypatch, sp
         monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
         monkeypatch.setenv("AGENTCTL_BASE_URL", match.group(1))
         # A loopback HTTP tool is accepted by this emulator (the script does not call it).
-        spec = write("a.yaml", AGENT_YAML + "tools:\n  - name: t\n"
+        spec = write("a.yaml", AGENT_YAML + "tools:\n  - name: t\n    description: d\n"
                      "    http: {url: 'http://127.0.0.1:9/x'}\n")
         result = run_cli("connect", "-f", spec, "-i", speech_wav, *FAST)
         assert lines(result.stdout) == ["user: Where is my parcel?",
