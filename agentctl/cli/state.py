@@ -113,12 +113,21 @@ class State:
         """Start the embedded emulator (state in the data dir) once per run."""
         if self._local is not None:
             return self._local.base_url
+        import sqlite3
+
         from agentctl.emulator import server
         from agentctl.settings import emulator_db
 
         db = emulator_db(self.env.environ)
         db.parent.mkdir(parents=True, exist_ok=True)
-        running = server.start(db_path=db)
+        try:
+            running = server.start(db_path=db)
+        except sqlite3.Error as exc:  # not SQLite, damaged, or a newer agentctl's layout
+            from agentctl.errors import UsageError
+
+            raise UsageError(f"cannot use {db} as the local emulator's state: {exc}",
+                             hint="move the file aside and agentctl starts a new one",
+                             ) from None
         self._local = running
         self._closers.append(running)
         return running.base_url

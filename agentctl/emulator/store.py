@@ -5,6 +5,10 @@ event loop thread, but tests and `--local` may touch the store from other thread
 WAL mode and a busy timeout let a second process (say `emulator serve` and a `--local`
 command) share the file without "database is locked" errors.
 
+Files written by an older agentctl are served as they are: their UUID agent ids stay
+valid (ids are opaque), their header entries `{name, value}` are this layout's too, and
+defaults are filled on read. A file of a newer layout is refused (`StoreVersionError`).
+
 Records are stored whole, as JSON, *including* write-only values (tool header values,
 `llm[].api_key`); masking them is the API layer's job (`app.py`), so nothing here ever
 decides what a client may see. `id`, `name`, `created_at` and `updated_at` are also
@@ -48,6 +52,10 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 _UTC = timezone.utc  # noqa: UP017 (datetime.UTC is 3.11+, and we support 3.10)
 
 
+class StoreVersionError(sqlite3.DatabaseError):
+    """The file was written by a newer agentctl: its layout is not known here."""
+
+
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 UTC with microseconds and `Z`: fixed width, so strings sort like times."""
     return moment.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -81,6 +89,13 @@ class Store:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+                row = db.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                found = str(row[0]) if row else str(SCHEMA_VERSION)
+                if not found.isdigit() or int(found) > SCHEMA_VERSION:
+                    raise StoreVersionError(
+                        f"its layout is version {found}, newer than this agentctl knows "
+                        f"({SCHEMA_VERSION}); upgrade agentctl or use another file")
         except BaseException:
             self._db.close()
             self._db = None
