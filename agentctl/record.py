@@ -132,6 +132,29 @@ def write_only_values(record: Any) -> Iterator[tuple[Path, Any]]:
             yield (*path, key), holder[key]
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+# "No value here" in a difference (a field one side does not have), distinct from null.
+MISSING: Any = _Missing()
+
+
+def mask_value(path: Path, value: Any) -> Any:
+    """`value` (found at `path` of a record) as it may be shown: every write-only leaf in
+    it replaced by the mask."""
+    if value is MISSING:
+        return value
+    if is_write_only(path):
+        return MASK
+    if isinstance(value, dict):
+        return {k: mask_value((*path, k), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_value((*path, i), v) for i, v in enumerate(value)]
+    return value
+
+
 def mask(record: Any) -> Any:
     """A copy fit to show: every write-only value present replaced by the mask."""
     shown = copy.deepcopy(record)

@@ -69,12 +69,6 @@ KNOWN: dict[tuple[str, str], str] = {
     # planning, applying and promoting are use cases: issue 15 step 4 moves them to usecases/
     ("agentctl.api.apply", "agentctl.spec.export"): "issue 15 step 4 (usecases)",
     ("agentctl.api.apply", "agentctl.spec.plan"): "issue 15 step 4 (usecases)",
-    ("agentctl.api.apply", "agentctl.spec.rules"): "issue 15 step 4 (usecases)",
-    # what a field is (its mask, its path's spelling): issue 9's agentctl/record.py
-    ("agentctl.render.diffview", "agentctl.spec.plan"): "issue 9 (record.py)",
-    ("agentctl.render.diffview", "agentctl.spec.rules"): "issue 9 (record.py)",
-    ("agentctl.render.plans", "agentctl.spec.plan"): "issue 9 (record.py)",
-    ("agentctl.render.plans", "agentctl.spec.rules"): "issue 9 (record.py)",
     # the live session's event names: issue 10's agentctl/protocol.py
     ("agentctl.render.live", "agentctl.session.events"): "issue 10 (protocol.py)",
 }

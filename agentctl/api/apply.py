@@ -229,7 +229,7 @@ def promotion_missing(
 
 
 def _llm_keys_missing(plan: AgentPlan) -> list[Any]:
-    from agentctl.spec.check import llm_keys_missing
+    from agentctl.spec.plan import llm_keys_missing
 
     return llm_keys_missing(plan)
 

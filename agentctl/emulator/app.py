@@ -280,20 +280,38 @@ def _check_llm_keys(body: dict[str, Any]) -> None:
         raise invalid(missing)
 
 
-def _checked(body: dict[str, Any], *, partial: bool, state: EmulatorState) -> None:
-    problems = check_agent(body, partial=partial, allow_loopback_urls=state.allow_loopback_tools,
+_UNKNOWN = ("extra", "unknown")
+
+
+def _checked(body: dict[str, Any], *, partial: bool, allow_loopback: bool) -> None:
+    """422 for every problem but unknown fields: those are dropped, never stored or
+    echoed (the emulator's choice, inferred: a field newer than the reference must not
+    block a client, and no field a source does not name is ever sent back)."""
+    problems = check_agent(body, partial=partial, allow_loopback_urls=allow_loopback,
                            known_voices_only=True)
+    for problem in sorted((p for p in problems if p.kind in _UNKNOWN),
+                          key=lambda p: len(p.path), reverse=True):
+        _drop_path(body, problem.path)
+    problems = [p for p in problems if p.kind not in _UNKNOWN]
     if problems:
         raise problems_error(problems)
+
+
+def _drop_path(body: Any, path: tuple[str | int, ...]) -> None:
+    node = body
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
 
 
 def new_agent_fields(body: dict[str, Any], *, allow_loopback_tools: bool) -> dict[str, Any]:
     """A create body -> the stored fields (tool ids, header secrets), or ApiError(422)."""
     body = _clean(body)
-    problems = check_agent(body, partial=False, allow_loopback_urls=allow_loopback_tools,
-                           known_voices_only=True)
-    if problems:
-        raise problems_error(problems)
+    _checked(body, partial=False, allow_loopback=allow_loopback_tools)
     _check_llm_keys(body)
     found: list[dict[str, Any]] = []
     fields = {k: v for k, v in body.items() if v is not None or k not in rec.DEFAULTS}
@@ -410,13 +428,14 @@ async def agent_item(request: Request) -> Response:
 
     body = _clean(await read_object(request))
     sent = {k: v for k, v in body.items() if v is not None}
-    _checked(sent, partial=True, state=state)
+    _checked(sent, partial=True, allow_loopback=state.allow_loopback_tools)
+    body = {k: v for k, v in body.items() if k in sent or v is None}  # unknown ones dropped
     _check_llm_keys(body)
 
     def change(current: dict[str, Any]) -> dict[str, Any]:
         merged = merge_update(current, body)
         stored = {k: v for k, v in merged.items() if k not in rec.READ_ONLY_FIELDS}
-        _checked(stored, partial=False, state=state)
+        _checked(stored, partial=False, allow_loopback=state.allow_loopback_tools)
         return merged
 
     record = state.store.update_agent(agent_id, change)

@@ -221,7 +221,7 @@ def check_masked_creates(docs: Sequence[SpecDocument], plans: Sequence[AgentPlan
     """A new agent cannot keep a secret it never had: a header named without a value is
     an error on a create, naming the header, before the first write. Also: `llm` sent
     without its key (the service needs all three fields whenever `llm` is written)."""
-    from agentctl.spec.plan import secrets_a_create_lacks
+    from agentctl.spec.plan import llm_keys_missing, secrets_a_create_lacks
 
     creates = {p.name for p in plans if p.action == "create"}
     for doc in docs:
@@ -239,15 +239,6 @@ def check_masked_creates(docs: Sequence[SpecDocument], plans: Sequence[AgentPlan
             raise doc.error(missing[0], "llm is sent (it changed), and the service needs "
                             "its api_key with it; reads never return the key",
                             hint="give llm[].api_key as ${VAR}")
-
-
-def llm_keys_missing(plan: AgentPlan | None) -> list[Any]:
-    """Where a create or update would send `llm` without its key."""
-    from agentctl.record import llm_missing_keys
-
-    if plan is None or plan.body is None or plan.action not in ("create", "update"):
-        return []
-    return llm_missing_keys(plan.body)
 
 
 def _header_name(data: dict[str, Any], path: tuple[Any, ...]) -> str:

@@ -17,22 +17,20 @@ from typing import Any
 from agentctl.record import (
     HEADER_READ_ONLY,
     MASK,
+    MISSING,
     READ_ONLY_FIELDS,
     headers_of,
     is_default,
     is_write_only,
     llm_missing_keys,
+    mask_value,
 )
+
+__all__ = ["MISSING", "AgentPlan", "Change", "Plan", "mask_value", "plan_agent", "plan_update"]
 
 Path = tuple[str | int, ...]
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-MISSING: Any = _Missing()
 
 
 @dataclass(frozen=True)
@@ -91,19 +89,6 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def mask_value(path: Path, value: Any) -> Any:
-    """The value as it may be shown: write-only leaves replaced by ***."""
-    if value is MISSING:
-        return value
-    if is_write_only(path):
-        return MASK
-    if isinstance(value, dict):
-        return {k: mask_value((*path, k), v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_value((*path, i), v) for i, v in enumerate(value)]
-    return value
 
 
 def _empty(value: Any) -> bool:
@@ -214,6 +199,13 @@ class AgentPlan:
     @property
     def writes(self) -> bool:
         return self.action != "unchanged"
+
+
+def llm_keys_missing(plan: AgentPlan | None) -> list[Path]:
+    """Where a create or update would send `llm` without its key."""
+    if plan is None or plan.body is None or plan.action not in ("create", "update"):
+        return []
+    return llm_missing_keys(plan.body)
 
 
 def group_by_name(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

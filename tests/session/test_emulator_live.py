@@ -108,7 +108,8 @@ def test_a_key_outside_the_accepted_list_is_refused(tmp_path):
 
 
 def test_a_token_works_once(emu):
-    token = httpx.get(emu.base_url + "/v1/token", headers={"Authorization": KEY}).json()["token"]
+    token = httpx.get(emu.base_url + "/v1/token", params={"expires_in_seconds": 60},
+                      headers={"Authorization": KEY}).json()["token"]
     with ws(emu, headers=None, query=f"?token={token}") as conn:
         bind(conn)
     with pytest.raises(InvalidStatus) as info:
@@ -125,7 +126,8 @@ def test_a_token_works_once(emu):
     ({"system_prompt": "x", "name": "n"}, "invalid_session", "session.name: unknown field"),
     ({"system_prompt": "x", "input": {"turn_detection": {"vad_threshold": 3}}},
      "invalid_session", "input.turn_detection.vad_threshold"),
-    ({"system_prompt": "x", "tools": [{"name": "t", "http": {"url": "http://127.0.0.1/x"}}]},
+    ({"system_prompt": "x", "tools": [{"name": "t", "description": "d",
+                                         "http": {"url": "http://127.0.0.1/x"}}]},
      "invalid_session", "tools[0].http.url: must be an https URL"),
 ])
 def test_a_bad_session_update_gets_session_error_then_close(emu, session, code, words):
@@ -249,7 +251,7 @@ def test_a_client_tool_call_waits_for_its_result(tmp_path):
     running = start(tmp_path, script=TOOL_SCRIPT)
     try:
         with ws(running) as conn:
-            bind(conn, {"system_prompt": "x", "tools": [{"name": "lookup"}]})
+            bind(conn, {"system_prompt": "x", "tools": [{"name": "lookup", "description": "d"}]})
             audio(conn, SPEECH)
             events = until(conn, "tool.call")
             call = events[-1]
@@ -269,7 +271,8 @@ def test_an_unanswered_tool_call_times_out_into_the_reply(tmp_path):
     try:
         with ws(running) as conn:
             bind(conn, {"system_prompt": "x",
-                        "tools": [{"name": "lookup", "timeout_seconds": 5}]})
+                        "tools": [{"name": "lookup", "description": "d",
+                                    "timeout_seconds": 5}]})
             audio(conn, SPEECH)
             until(conn, "tool.call")
             events = until(conn, "reply.done")  # 5 s at speed 100: 50 ms
@@ -304,7 +307,7 @@ def test_an_http_tool_is_called_by_the_emulator(tmp_path):
         "reply": "Weather: {result}"}]}
     running = start(tmp_path, script=script, allow_loopback_tools=True)
     try:
-        tool = {"name": "weather", "http": {
+        tool = {"name": "weather", "description": "d", "http": {
             "url": f"http://127.0.0.1:{httpd.server_port}/w?units=c", "http_method": "GET",
             "headers": [{"name": "Authorization", "value": "Bearer tool-secret"}]}}
         with ws(running) as conn:

@@ -89,11 +89,9 @@ def test_masked_header_value(here: Path) -> None:
         "      url: https://api.example.com/t\n"
         "      headers: [{name: X-Key, value: '***'}]\n"
     )
-    assert lint(BASE + tool) == [
-        'a.yaml:9: tools[0].http.headers[0].value: "***" is the mask a read returns; a create '
-        "would store it as the value: use ${VAR}"
-    ]
-    assert lint(BASE + tool, partial=True) == []  # on update "***" keeps the stored value
+    # validate refuses it (test_spec_validate); lint adds no second finding
+    assert lint(BASE + tool) == []
+    assert lint(BASE + tool, partial=True) == []
 
 
 def test_llm_api_key(here: Path) -> None:
