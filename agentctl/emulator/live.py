@@ -181,6 +181,11 @@ def session_config(
         config = {k: copy.deepcopy(record[k]) for k in INLINE_FIELDS if k in record}
         config["agent_id"] = agent_id
         config["name"] = record.get("name")
+        # A stored agent's voice is `voice.voice_id`; the session's echo shows it as
+        # `output.voice` (§15.4). Stored records no longer carry that echo themselves.
+        voice = record.get("voice")
+        if isinstance(voice, dict) and isinstance(voice.get("voice_id"), str):
+            config.setdefault("output", {}).setdefault("voice", voice["voice_id"])
     else:
         if not inline:
             raise SessionError(
