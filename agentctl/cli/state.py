@@ -31,6 +31,7 @@ class State:
     _api: AgentsAPI | None = None
     _apis: dict[str, AgentsAPI] = field(default_factory=dict)
     _local: RunningEmulator | None = None  # the --local emulator, once started
+    local_live: dict[str, Any] | None = None  # its live-session options (connect --speed)
     _closers: list[Any] = field(default_factory=list)
 
     # -- configuration ----------------------------------------------------------------
@@ -136,7 +137,7 @@ class State:
 
         directory = data_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        running = server.start(db_path=directory / "emulator.sqlite3")
+        running = server.start(db_path=directory / "emulator.sqlite3", live=self.local_live)
         self._local = running
         self._closers.append(running)
         return running.base_url

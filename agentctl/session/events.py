@@ -1,4 +1,5 @@
-"""Events on the wire: names, audio payloads, and the one-line JSON form for `-o jsonl`."""
+"""Events on the wire: names (from `agentctl.protocol`), audio payloads, and the one-line
+JSON form for `-o jsonl`."""
 
 from __future__ import annotations
 
@@ -7,29 +8,35 @@ import binascii
 import json
 from typing import Any
 
-Event = dict[str, Any]
+from agentctl.protocol import (  # noqa: F401  (re-exported: the session's vocabulary)
+    AGENT_DELTA,
+    AGENT_FINAL,
+    AUDIO_FIELDS,
+    REPLY_AUDIO,
+    REPLY_CREATE,
+    REPLY_DONE,
+    REPLY_ERROR,
+    REPLY_STARTED,
+    SESSION_END,
+    SESSION_ENDED,
+    SESSION_ERROR,
+    SESSION_READY,
+    SESSION_RESUME,
+    SESSION_UPDATE,
+    SESSION_UPDATED,
+    SPEECH_STARTED,
+    SPEECH_STOPPED,
+    TOOL_CALL,
+    TOOL_RESULT,
+    USER_DELTA,
+    USER_FINAL,
+)
 
-# Server -> client, as the reference lists them.
-SESSION_READY = "session.ready"
-SESSION_UPDATED = "session.updated"
-SESSION_ERROR = "session.error"
-SESSION_ENDED = "session.ended"
-SPEECH_STARTED = "input.speech.started"
-SPEECH_STOPPED = "input.speech.stopped"
-USER_DELTA = "transcript.user.delta"
-USER_FINAL = "transcript.user"
-REPLY_STARTED = "reply.started"
-REPLY_AUDIO = "reply.audio"
-AGENT_FINAL = "transcript.agent"
-REPLY_DONE = "reply.done"
-TOOL_CALL = "tool.call"
+Event = dict[str, Any]
 
 # Events agentctl adds to the stream it shows (never sent by the service).
 CLIENT_RESUMED = "client.resumed"
 REPORT = "report"
-
-# Which field of which event carries base64 audio.
-AUDIO_FIELDS = {REPLY_AUDIO: "data", "input.audio": "audio"}
 
 
 def audio_field(event: Event) -> str | None:
@@ -44,7 +51,7 @@ def decoded_size(text: str) -> int:
 
 
 def decode_audio(event: Event) -> bytes:
-    """The PCM16 bytes of an audio event (empty when the payload is not base64)."""
+    """The bytes of an audio event, in the session's encoding (empty when not base64)."""
     name = audio_field(event)
     if name is None:
         return b""

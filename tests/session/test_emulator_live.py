@@ -838,6 +838,11 @@ def test_the_rate_guard_scales_with_the_speed_factor_and_can_be_off(make):
             bind(conn)
             audio(conn, SPEECH, speed=25.0)
             assert until(conn, "reply.done")[-1]["status"] == "completed"
+    running = make(speed=2.0)  # 2 s of real time ahead of twice real time: 4 s of audio
+    with ws(running) as conn:
+        bind(conn)
+        audio(conn, utterances(("s", 5.0)), speed=1000.0)
+        assert until(conn, "session.error")[-1]["code"] == "audio_rate_violation"
 
 
 # -- internal_error, and the catalogue -----------------------------------------------------
