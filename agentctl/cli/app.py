@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from agentctl import __version__
-from agentctl.cli import agents, complete, emulator, gitops, live, meta, profiles
+from agentctl.cli import agents, complete, emulator, gitops, live, meta, profiles, repo
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.state import State
 
@@ -75,6 +75,7 @@ app.command("diff")(gitops.diff)
 app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)
 app.command("promote")(gitops.promote)
+app.command("export")(repo.export)
 app.add_typer(profiles.app, name="config")
 app.add_typer(emulator.app, name="emulator")
 app.command("completion")(complete.completion)
