@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from agentctl import __version__
-from agentctl.cli import agents, complete, emulator, gitops, live, meta, profiles, repo
+from agentctl.cli import (
+    agents,
+    complete,
+    emulator,
+    gitops,
+    live,
+    meta,
+    numbers,
+    profiles,
+    repo,
+    sessions,
+    webhooks,
+)
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.state import State
 
@@ -76,6 +88,11 @@ app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)
 app.command("promote")(gitops.promote)
 app.command("export")(repo.export)
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(numbers.app, name="numbers")
+app.add_typer(numbers.calls_app, name="calls")
+app.add_typer(webhooks.app, name="webhooks")
+app.command("builtin-tools")(webhooks.builtin_tools)
 app.add_typer(profiles.app, name="config")
 app.add_typer(emulator.app, name="emulator")
 app.command("completion")(complete.completion)
