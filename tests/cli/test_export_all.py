@@ -59,10 +59,18 @@ def test_export_all_then_diff_and_apply_find_nothing_to_do(account, tmp_path):
     assert spec["tools"][0]["http"]["headers"][0]["value"] == "${TEAM_B_LOOKUP_AUTHORIZATION}"
     assert "# team-b: tool 'lookup', header 'Authorization'" in env.read_text()
 
-    diff = run_cli("diff", "-f", str(out), "--env-file", str(env))
+    # diff never compares secrets: right after the export it needs none of them
+    diff = run_cli("diff", "-f", str(out))
     assert "4 unchanged" in diff.stdout
-    run_cli("apply", "-f", str(out), "--env-file", str(env))
-    assert not writes(account)  # nothing to write
+    # apply sends them: it refuses them unset, or empty as .env.example has them
+    assert "GET_WEATHER_AUTHORIZATION is not set" in run_cli(
+        "apply", "-f", str(out), exit_code=3).stderr
+    assert "is empty" in run_cli("apply", "-f", str(out), "--env-file", str(env),
+                                 exit_code=3).stderr
+    filled = tmp_path / ".env"
+    filled.write_text(env.read_text().replace("=\n", "=Bearer new\n"))
+    run_cli("apply", "-f", str(out), "--env-file", str(filled))
+    assert not writes(account)  # nothing differs: nothing to write
 
 
 def test_selector_exports_only_the_matching_agents(account, tmp_path):
@@ -70,8 +78,7 @@ def test_selector_exports_only_the_matching_agents(account, tmp_path):
     run_cli("export", "--all", "--selector", "team-", "--dir", str(out))
     assert sorted(p.name for p in out.iterdir()) == [".env.example", "team-a.yaml",
                                                     "team-b.yaml"]
-    run_cli("diff", "-f", str(out), "--env-file", str(out / ".env.example"), "--prune",
-            "--selector", "team-")
+    run_cli("diff", "-f", str(out), "--prune", "--selector", "team-")
 
 
 def test_named_agents_and_no_env_example_without_secrets(account, tmp_path):
