@@ -18,6 +18,7 @@ from agentctl.cli import (
     profiles,
     repo,
     sessions,
+    testing,
     webhooks,
 )
 from agentctl.cli.complete import complete_profiles
@@ -89,6 +90,7 @@ app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)
 app.command("promote")(gitops.promote)
 app.command("export")(repo.export)
+app.command("test")(testing.test)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(numbers.app, name="numbers")
 app.add_typer(numbers.calls_app, name="calls")
