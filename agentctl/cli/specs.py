@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,9 +37,9 @@ def read_specs(
     if compare_only:
         from agentctl.spec.check import load_for_comparison
 
-        docs = load_for_comparison(list(files), env, stdin=sys.stdin)
+        docs = load_for_comparison(list(files), env, stdin=out.stdin)
     else:
-        docs = load_specs(list(files), env=env, stdin=sys.stdin)
+        docs = load_specs(list(files), env=env, stdin=out.stdin)
     for doc in docs:  # from here on, output never shows them (render.redact)
         register_secrets(secret_values(doc, env))
     if not compare_only:
