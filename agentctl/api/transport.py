@@ -22,6 +22,7 @@ def build_client(
     log: Log | None = None,
     max_connections: int = 16,
 ) -> httpx.Client:
+    _import_httpcore_without_h2()
     import httpx
 
     headers = {"User-Agent": f"agentctl/{__version__}", "Accept": "application/json"}
@@ -51,3 +52,18 @@ def build_client(
         ),
         follow_redirects=False,
     )
+
+
+def _import_httpcore_without_h2() -> None:
+    """Import httpcore with `h2` hidden: it imports h2 (~20 ms) whenever it is installed
+    (the emulator's server brings it), for HTTP/2 that this client never asks for. Only
+    the first import hides it; h2 stays importable for anything else afterwards."""
+    import sys
+
+    if "httpcore" in sys.modules or "h2" in sys.modules:
+        return
+    sys.modules["h2"] = None  # type: ignore[assignment]  # `import h2` -> ImportError
+    try:
+        import httpcore  # noqa: F401
+    finally:
+        del sys.modules["h2"]
