@@ -39,6 +39,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
                  "use the embedded emulator"),
     GlobalOption("timeout", ("--timeout",), "AGENTCTL_TIMEOUT", True,
                  "seconds per request"),
+    GlobalOption("ca_cert", ("--ca-cert",), "AGENTCTL_CA_BUNDLE", True,
+                 "trust the certificates in this PEM file for https (e.g. emulator serve --tls)"),
     GlobalOption("verbose", ("--verbose", "-v"), None, False,
                  "more detail on stderr"),
     GlobalOption("debug", ("--debug",), None, False,
@@ -62,6 +64,7 @@ class Settings:
     local: bool
     timeout: float
     profile: str | None
+    ca_cert: str | None = None  # a PEM file of certificates to trust instead of the default
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
@@ -113,6 +116,12 @@ def resolve(
     if api_key is not None:
         check_api_key(str(api_key), key_source)
 
+    ca_cert, ca_source = pick("ca_cert", "AGENTCTL_CA_BUNDLE", None)
+    if ca_cert is not None and not os.path.isfile(str(ca_cert)):
+        where = "--ca-cert" if ca_source == "flag" else ca_source
+        raise UsageError(f"no such certificate file {str(ca_cert)!r} (from {where})",
+                         hint="--ca-cert takes a PEM file, e.g. the one emulator serve --tls "
+                         "prints")
     base_url = str(base_url).rstrip("/")
     if not local:
         check_base_url(base_url)
@@ -123,6 +132,7 @@ def resolve(
         local=local,
         timeout=timeout,
         profile=profile_name,
+        ca_cert=str(ca_cert) if ca_cert is not None else None,
         verbose=bool(flags.get("verbose")),
         debug=bool(flags.get("debug")),
         no_color=bool(flags.get("no_color")) or "NO_COLOR" in env,

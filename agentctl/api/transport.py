@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from agentctl import __version__
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 Log = Callable[[str], None]
@@ -21,6 +23,7 @@ def build_client(
     transport: httpx.BaseTransport | None = None,
     log: Log | None = None,
     max_connections: int = 16,
+    ca_cert: str | None = None,
 ) -> httpx.Client:
     _import_httpcore_without_h2()
     import httpx
@@ -39,7 +42,11 @@ def build_client(
         }
     # Plain http is only allowed to loopback (an emulator): no TLS there, so skip loading
     # the CA bundle, ~19 ms of every command. https always verifies.
-    verify = base_url.startswith("https://")
+    verify: bool | ssl.SSLContext = base_url.startswith("https://")
+    limits = httpx.Limits(max_connections=max_connections,
+                          max_keepalive_connections=max_connections)
+    if verify and transport is None:
+        transport = _https_transport(ca_cert, limits)
     return httpx.Client(
         base_url=base_url,
         verify=verify,
@@ -47,11 +54,44 @@ def build_client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         transport=transport,
         event_hooks=hooks,
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
+        limits=limits,
         follow_redirects=False,
     )
+
+
+def _https_transport(ca_cert: str | None, limits: httpx.Limits) -> httpx.BaseTransport:
+    """Verifying against `ca_cert` (else the default bundle); a certificate that fails is
+    one clear error at once (exit 7), not a connection error retried five times."""
+    import ssl
+
+    import httpx
+
+    from agentctl.errors import UnavailableError, UsageError
+
+    verify: bool | ssl.SSLContext = True
+    if ca_cert:
+        try:
+            verify = ssl.create_default_context(cafile=ca_cert)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"cannot read certificates from {ca_cert}: {exc}",
+                             hint="--ca-cert takes a PEM file") from None
+
+    class Verifying(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                return super().handle_request(request)
+            except httpx.ConnectError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+                    raise
+                reason = str(exc).rsplit("certificate verify failed:", 1)[-1]
+                reason = reason.split("(_ssl.c", 1)[0].strip(" )") or "not trusted"
+                raise UnavailableError(
+                    f"the certificate of {request.url.host} is not trusted ({reason})",
+                    hint="for a server with its own certificate (emulator serve --tls): "
+                    "--ca-cert PEM or $AGENTCTL_CA_BUNDLE",
+                ) from None
+
+    return Verifying(verify=verify, limits=limits)
 
 
 def _import_httpcore_without_h2() -> None:

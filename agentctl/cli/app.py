@@ -45,6 +45,9 @@ def root(
         "--local", help="Use the embedded emulator ($AGENTCTL_LOCAL=1).")] = False,
     timeout: Annotated[float | None, typer.Option(
         "--timeout", help="Seconds per request (default 30; $AGENTCTL_TIMEOUT).")] = None,
+    ca_cert: Annotated[str | None, typer.Option(
+        "--ca-cert", metavar="PEM", help="Trust the certificates in this file for https "
+        "(e.g. the one `emulator serve --tls` prints; $AGENTCTL_CA_BUNDLE).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
     = False,
     debug: Annotated[bool, typer.Option(
@@ -58,7 +61,8 @@ def root(
     # api_key/profile are read here and not from envvar= so that --help never shows them.
     state = State(flags={
         "profile": profile, "api_key": api_key, "base_url": base_url, "local": local,
-        "timeout": timeout, "verbose": verbose, "debug": debug, "no_color": no_color,
+        "timeout": timeout, "ca_cert": ca_cert, "verbose": verbose, "debug": debug,
+        "no_color": no_color,
     })
     ctx.obj = state
     ctx.call_on_close(state.close)

@@ -60,6 +60,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve https (and wss) with a self-signed certificate made at start, next to"
+            " the --db file; clients trust it with --ca-cert PATH (needs openssl).",
+        ),
+    ] = False,
     allow_loopback_tools: Annotated[
         bool,
         typer.Option(
@@ -89,9 +97,14 @@ def serve(
         raise UsageError(
             f"cannot create {db.parent}: {exc.strerror or exc}", hint="choose another --db"
         ) from exc
+    pair = None
+    if tls:
+        from agentctl.emulator.tls import make_certificate
+
+        pair = make_certificate(db.parent, host)
     try:
         run(host, port, db, api_keys=keys or None, faults=fault_config, live=live,
-            allow_loopback_tools=allow_loopback_tools)
+            allow_loopback_tools=allow_loopback_tools, tls=pair)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:

@@ -94,7 +94,8 @@ class State:
             if profile.get("base_url") or "local" in profile:
                 env.pop("AGENTCTL_BASE_URL", None)
                 env.pop("AGENTCTL_LOCAL", None)
-            flags = {k: self.flags.get(k) for k in ("timeout", "verbose", "debug", "no_color")}
+            flags = {k: self.flags.get(k)
+                     for k in ("timeout", "ca_cert", "verbose", "debug", "no_color")}
             settings = resolve(flags, env, profile, profile_name)
             if settings.api_key:
                 _SECRETS.append(settings.api_key)
@@ -120,7 +121,8 @@ class State:
             )
         out = self.output()
         log = out.info if (settings.debug or settings.verbose) else None
-        http = build_client(base_url, settings.api_key, settings.timeout, log=log)
+        http = build_client(base_url, settings.api_key, settings.timeout, log=log,
+                            ca_cert=settings.ca_cert)
         self._closers.append(http.close)
         return AgentsAPI(http, on_retry=out.warn if log else None)
 
