@@ -96,6 +96,7 @@ def run(args: list[str], *, debug: bool) -> int:
     from agentctl.errors import AgentctlError
 
     os.environ.setdefault("_TYPER_STANDARD_TRACEBACK", "1")
+    _register_environment_secrets()
     try:
         command = _command(app, _subcommand(args))
         result = command.main(args=args, prog_name="agentctl", standalone_mode=False)
@@ -129,10 +130,10 @@ def run(args: list[str], *, debug: bool) -> int:
         if debug:
             import traceback
 
-            from agentctl.render.redact import scrub
+            from agentctl.render.redact import safe_text
 
             # scrubbed like the error line: an exception's text may quote the key
-            sys.stderr.write(scrub(traceback.format_exc(), _secrets()))
+            sys.stderr.write(safe_text(traceback.format_exc()))
         _report(f"internal error: {type(exc).__name__}: {exc}",
                 None if debug else "run again with --debug for the traceback")
         return 1
@@ -191,23 +192,22 @@ def _is_usage_error(exc: Exception) -> bool:
 
 
 def _report(message: str, hint: str | None) -> None:
-    from agentctl.render.redact import scrub
+    """The error line (and hint): secrets scrubbed, control characters escaped."""
+    from agentctl.render.redact import safe_text
 
-    secrets = _secrets()
-    sys.stderr.write(f"error: {scrub(message, secrets)}\n")
+    sys.stderr.write(f"error: {safe_text(message)}\n")
     if hint:
-        sys.stderr.write(f"hint: {scrub(hint, secrets)}\n")
+        sys.stderr.write(f"hint: {safe_text(hint)}\n")
     sys.stderr.flush()
 
 
-def _secrets() -> list[str]:
-    return [os.environ.get("ASSEMBLYAI_API_KEY", ""), *_flag_secrets()]
+def _register_environment_secrets() -> None:
+    """The key and every variable whose name says secret: never printed by this run."""
+    from agentctl.render.redact import forget_secrets, register_secrets
+    from agentctl.spec.interpolate import secret_environment
 
-
-def _flag_secrets() -> list[str]:
-    from agentctl.cli.state import current_secrets
-
-    return current_secrets()
+    forget_secrets()  # one run's secrets: tests run many in one process
+    register_secrets(secret_environment(os.environ).values())
 
 
 def _silence_stdout() -> None:

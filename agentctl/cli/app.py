@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from agentctl import __version__
-from agentctl.cli import agents, complete, emulator, gitops, live, meta, profiles
+from agentctl.cli import (
+    agents,
+    complete,
+    emulator,
+    gitops,
+    live,
+    meta,
+    numbers,
+    profiles,
+    sessions,
+    webhooks,
+)
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.state import State
 
@@ -79,6 +90,11 @@ app.command("diff")(gitops.diff)
 app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)
 app.command("promote")(gitops.promote)
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(numbers.app, name="numbers")
+app.add_typer(numbers.calls_app, name="calls")
+app.add_typer(webhooks.app, name="webhooks")
+app.command("builtin-tools")(webhooks.builtin_tools)
 app.add_typer(profiles.app, name="config")
 app.add_typer(emulator.app, name="emulator")
 app.command("completion")(complete.completion)

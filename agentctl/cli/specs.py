@@ -23,12 +23,24 @@ def read_specs(
     files: Sequence[str], env_file: Path | None, out: Output, *, partial: bool = False
 ) -> list[SpecDocument]:
     from agentctl.errors import UsageError
+    from agentctl.render.redact import register_secrets
+    from agentctl.spec.interpolate import check_empty_secrets, misplaced_secrets, secret_values
     from agentctl.spec.load import load_specs
+    from agentctl.spec.rules import format_path
     from agentctl.spec.validate import validate_documents
 
     if not files:
         raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
-    docs = load_specs(list(files), env=spec_environment(env_file), stdin=sys.stdin)
+    env = spec_environment(env_file)
+    docs = load_specs(list(files), env=env, stdin=sys.stdin)
+    for doc in docs:  # from here on, output never shows them (render.redact)
+        register_secrets(secret_values(doc, env))
+    check_empty_secrets(docs, env)
+    for doc in docs:
+        for path, name in misplaced_secrets(doc):
+            out.warn(f"{doc.where(path)}: {format_path(path)}: the secret variable {name} "
+                     "fills a field that is not write-only: anyone who can read the agent "
+                     "can read it")
     for warning in validate_documents(docs, partial=partial):
         out.warn(warning)
     return docs

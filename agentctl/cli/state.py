@@ -15,12 +15,11 @@ if TYPE_CHECKING:
     from agentctl.render.output import Output, OutputMode
     from agentctl.settings import Settings
 
-_SECRETS: list[str] = []
+def _secret(value: str) -> None:
+    """The key of this run: scrubbed from everything printed (render.redact)."""
+    from agentctl.render.redact import register_secret
 
-
-def current_secrets() -> list[str]:
-    """The key of this run, so error text can be scrubbed of it."""
-    return list(_SECRETS)
+    register_secret(value)
 
 
 @dataclass
@@ -62,7 +61,7 @@ class State:
             )
             self._settings = resolve(self.flags, os.environ, profile, name)
             if self._settings.api_key:
-                _SECRETS.append(self._settings.api_key)
+                _secret(self._settings.api_key)
         return self._settings
 
     def output(self, mode: OutputMode | str | None = None) -> Output:
@@ -98,7 +97,7 @@ class State:
                      for k in ("timeout", "ca_cert", "verbose", "debug", "no_color")}
             settings = resolve(flags, env, profile, profile_name)
             if settings.api_key:
-                _SECRETS.append(settings.api_key)
+                _secret(settings.api_key)
             self._apis[profile_name] = self._build_api(settings, profile_name)
         return self._apis[profile_name]
 

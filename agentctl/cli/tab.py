@@ -23,7 +23,7 @@ from typing import Any
 PROG = "agentctl"
 COMPLETE_VAR = "_AGENTCTL_COMPLETE"
 FAST_VAR = "_AGENTCTL_COMPLETE_FAST"  # "0": always through Typer (for tests)
-API_TIMEOUT = 1.5  # seconds per phase (connect, read) of the one list request
+API_TIMEOUT = 1.5  # seconds, wall clock, for the one list request (connect to last byte)
 CACHE_TTL = 30.0  # seconds a fetched list of agents is offered without asking again
 STALE_TTL = 24 * 3600.0  # an older list is still offered when the API cannot be reached
 TREE_FORMAT = 1
@@ -355,11 +355,20 @@ def agent_items(flags: dict[str, Any], incomplete: str) -> list[Item]:
 
 
 def candidates(agents: list[tuple[str, str]], incomplete: str) -> list[Item]:
+    """A name with control characters (or a line break) is offered as its id instead: the
+    shell would write it raw to the terminal. Help texts are escaped."""
+    from agentctl.render.redact import safe_text
+
     counts: dict[str, int] = {}
     for _, name in agents:
         counts[name] = counts.get(name, 0) + 1
     found: dict[str, str] = {}
-    for agent_id, name in agents:
+    for agent_id, raw_name in agents:
+        name = safe_text(raw_name, keep_newlines=False)
+        if name != raw_name:
+            counts[name] = 2  # not offerable as typed: the id stands in
+        if safe_text(agent_id, keep_newlines=False) != agent_id:
+            continue
         if name and counts[name] == 1:
             if name.startswith(incomplete):
                 found[name] = agent_id

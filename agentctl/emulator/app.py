@@ -122,6 +122,7 @@ class EmulatorState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     tokens: tokens_mod.TokenRegistry = field(default_factory=tokens_mod.TokenRegistry)
+    platform: Any = None  # numbers, calls, sessions, webhooks: `platform.Platform`
 
 
 def key_from_authorization(header: str | None) -> tuple[str | None, str | None]:
@@ -616,6 +617,7 @@ def create_app(
     requests: list[dict[str, Any]] | None = None,
     extra_routes: RouteFactory | None = None,
     live: Any = None,
+    platform: Any = None,
 ) -> Starlette:
     """The emulator as an ASGI app over `store`.
 
@@ -645,6 +647,9 @@ def create_app(
 
     live_route_list, live_service = live_routes(state, live)
     routes.extend(live_route_list)
+    from agentctl.emulator.platform import platform_routes
+
+    routes.extend(platform_routes(state, live_service.options, platform))
     if extra_routes is not None:
         routes.extend(extra_routes(state))
     app = Starlette(

@@ -228,6 +228,9 @@ class Session:
         self.service = service
         self.id = f"sess_{uuid.uuid4().hex}"
         self.config = config
+        # The Sessions API's record of this session (emulator/sessions.py): four hooks,
+        # started/client_event/server_event/ended.
+        self.recorder = service.state.platform.recorder
         self.pace = service.options.pace
         self.script = service.options.script
         turn = self._turn_detection()
@@ -294,6 +297,7 @@ class Session:
     async def emit(self, event: dict[str, Any]) -> None:
         """Send to the attached client; with none (or a socket that died under the send),
         keep the event for the resume, after whatever is kept already."""
+        self.recorder.server_event(self.id, event)
         async with self._out:
             if self.backlog or not await self._send_now(event):
                 self._keep(event)
@@ -360,6 +364,7 @@ class Session:
     def _finish(self, reason: str) -> None:
         self.ended = True
         self.end_reason = reason
+        self.recorder.ended(self.id, reason, self.config)
         self.backlog.clear()
         if self.agent_task is not None:
             self.agent_task.cancel()
@@ -372,6 +377,7 @@ class Session:
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         self.received.append(str(kind))
+        self.recorder.client_event(self.id, event)
         if kind == "input.audio":
             await self._audio(event)
         elif kind == "tool.result":
@@ -713,6 +719,7 @@ class LiveService:
         session.received.append(kind)
         self.sessions[session.id] = session
         self.history.append(session)
+        session.recorder.started(session.id, config.get("agent_id"), config)
         if self._drop_pending:
             self._drop_pending = False
             conn.drop_after = self.options.drop_after_events

@@ -305,3 +305,15 @@ def agent_names(db_path: Path) -> list[tuple[str, str]]:
 
     with Store(db_path, busy_timeout_ms=500) as store:
         return [(a["id"], a["name"]) for a in store.list_agents()]
+
+
+def platform_records(db_path: Path, kind: str) -> list[dict[str, Any]]:
+    """The records of one kind ("session", "number", ...) in an emulator database, newest
+    first, read without serving it: Tab completion under --local."""
+    from agentctl.emulator.resources import ResourceStore
+
+    store = ResourceStore(db_path)
+    try:
+        return [record for _, record in store.items(kind)]
+    finally:
+        store.close()

@@ -16,6 +16,7 @@ import json
 from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.render.output import plain_table
+from agentctl.render.redact import safe_text
 from agentctl.session import events as ev
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class TranscriptView:
     def _show_status(self, text: str) -> None:
         if not self.live:
             return
+        text = safe_text(text, keep_newlines=False)
         shown = text if not self.color else f"\x1b[2m{text}\x1b[0m"
         self.stream.write(CLEAR_LINE + shown)
         self.stream.flush()
@@ -144,7 +146,8 @@ def show_report(out: Output, report: dict[str, Any], *, jsonl: bool) -> None:
     parts.extend(_connection_trouble(totals))
     stream.write("; ".join(parts) + "\n")
     for call in report.get("unanswered_tool_calls") or []:
-        stream.write(f"unanswered tool call: {call.get('name')} ({call.get('call_id')})\n")
+        stream.write(safe_text(
+            f"unanswered tool call: {call.get('name')} ({call.get('call_id')})") + "\n")
     stream.flush()
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.errors import UsageError
+from agentctl.render.redact import escape_json_text, has_bidi_controls, safe_data, safe_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -91,6 +92,7 @@ class Output:
 
     def styled(self, stream: IO[str], text: str, style: str | None = None) -> None:
         """One line, styled only on a colour terminal; no markup interpretation."""
+        text = safe_text(text)
         if style and _isatty(stream) and not self.no_color:
             from rich.text import Text
 
@@ -117,6 +119,7 @@ class Output:
     # -- product (stdout) -------------------------------------------------------------
     def data(self, value: Any) -> None:
         """JSON or YAML of plain data, as the -o mode asks (YAML for people)."""
+        value = safe_data(value)
         if self.mode == OutputMode.json:
             self.stdout.write(to_json(value) + "\n")
         else:
@@ -128,13 +131,13 @@ class Output:
         if self.mode == OutputMode.json:
             self.data(list(values) if len(values) != 1 else values[0])
             return
-        text = "---\n".join(to_yaml(v) for v in values)
+        text = "---\n".join(to_yaml(safe_data(v)) for v in values)
         self.stdout.write(text)
         self.stdout.flush()
 
     def lines(self, values: Iterable[str]) -> None:
         for value in values:
-            self.stdout.write(f"{value}\n")
+            self.stdout.write(f"{safe_text(value, keep_newlines=False)}\n")
         self.stdout.flush()
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -151,6 +154,8 @@ class Output:
         On a terminal each page is written as it arrives, with widths fixed up front
         (render/table.py); piped, the plain columns need every row first.
         """
+        pages = ([[safe_text(cell, keep_newlines=False) for cell in row] for row in page]
+                 for page in pages)
         if not _isatty(self.stdout):
             rows = [row for page in pages for row in page]
             if rows:
@@ -171,7 +176,7 @@ class Output:
             raise UsageError(
                 "refusing to ask for confirmation: stdin is not a terminal", hint=f"pass {flag}"
             )
-        self.stderr.write(f"{question} [y/N]: ")
+        self.stderr.write(f"{safe_text(question)} [y/N]: ")
         self.stderr.flush()
         answer = self.stdin.readline()
         return answer.strip().lower() in ("y", "yes")
@@ -179,6 +184,8 @@ class Output:
 
 def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns separated by two spaces, no box drawing: safe for awk and cut."""
+    columns = [safe_text(c, keep_newlines=False) for c in columns]
+    rows = [[safe_text(cell, keep_newlines=False) for cell in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):
@@ -200,7 +207,7 @@ def ordered(record: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return escape_json_text(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def to_yaml(value: Any) -> str:
@@ -214,7 +221,12 @@ def to_yaml(value: Any) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
     _Dumper.add_representer(str, _str)
-    return yaml.dump(
+    text = yaml.dump(
         value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
         width=100,
     )
+    if has_bidi_controls(text):
+        # YAML's rules count them printable; escaped, they can't reorder what a reader sees
+        text = yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=False,
+                         default_flow_style=False, width=100)
+    return text

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.render.output import OutputMode, ordered, to_json
-from agentctl.render.redact import mask_record
+from agentctl.render.redact import mask_record, safe_text
 from agentctl.render.views import LIST_COLUMNS, WIDE_COLUMNS, list_rows, summary, wide_rows
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ def show_summary(out: Output, record: dict[str, Any]) -> None:
     rows = summary(record)
     width = max(len(label) for label, _ in rows) + 2
     tty = out.is_tty(out.stdout) and not out.no_color
-    for label, value in rows:
+    for label, raw in rows:
+        value = safe_text(raw, keep_newlines=False)
         head = f"{label}:" if label else ""
         if tty:
             from rich.text import Text

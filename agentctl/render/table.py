@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from agentctl.render.redact import escape_controls
+
 GAP = 2  # spaces between columns
 ELLIPSIS = "…"
 
@@ -42,12 +44,10 @@ def columns_of(titles: Sequence[str]) -> tuple[Column, ...]:
     return tuple(Column(t, cut=True, min_width=max(len(t), 8)) for t in titles)
 
 
-# Control characters and Unicode line breaks shown escaped: a cell is always one line.
-_ESCAPES = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
-
-
 def clean(text: str) -> str:
-    return text.translate(_ESCAPES)
+    """A cell is always one line: control characters and line breaks shown escaped (the
+    one rule for that is render.redact's)."""
+    return escape_controls(text, keep_newlines=False)
 
 
 def cell_width(text: str) -> int:

@@ -59,6 +59,7 @@ def check_files(
     checked (one warning each) instead of whatever their placeholder text would trigger.
     """
     from agentctl.errors import SpecError
+    from agentctl.spec.interpolate import secret_findings
     from agentctl.spec.lint import lint_documents
     from agentctl.spec.load import load_specs
     from agentctl.spec.testfile import check_test_document, is_test_document
@@ -88,6 +89,7 @@ def check_files(
     for doc in docs:
         found.extend(strip_read_only(doc))
         found.extend(collect_problems(doc))
+        found.extend(secret_findings(doc, lenient.env, lenient.missing))
     found.extend(lint_documents(docs))
     # A value built from an unset variable is unknown here: its own findings are dropped
     # and replaced by one warning that says so.
