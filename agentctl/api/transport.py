@@ -10,9 +10,10 @@ past the budget it stops with an UnavailableError (exit 7), whatever the server 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from agentctl import __version__
@@ -127,7 +128,8 @@ def _bounded_transport(
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             _begin(timeout, max_bytes, request.url.host)
-            return inner.handle_request(request)
+            with _explained_certificates(request):
+                return inner.handle_request(request)
 
         def close(self) -> None:
             inner.close()
@@ -171,8 +173,6 @@ def build_client(
     )
     if transport is None:
         transport = _bounded_transport(verify, limits, timeout, max_response_bytes)
-        if verify is not False:
-            transport = _explained_certificates(transport)
     return httpx.Client(
         base_url=base_url,
         verify=verify,
@@ -200,34 +200,26 @@ def _verify(ca_cert: str | None) -> bool | ssl.SSLContext:
                          hint="--ca-cert takes a PEM file") from None
 
 
-def _explained_certificates(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+@contextlib.contextmanager
+def _explained_certificates(request: httpx.Request) -> Iterator[None]:
     """A certificate that fails verification is one clear error at once (exit 7), not a
     connection error retried five times."""
     import httpx
 
-    from agentctl.errors import UnavailableError
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+            raise
+        from agentctl.errors import UnavailableError
 
-    class Explained(httpx.BaseTransport):
-        _inner = inner
-
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            try:
-                return inner.handle_request(request)
-            except httpx.ConnectError as exc:
-                if "CERTIFICATE_VERIFY_FAILED" not in str(exc):
-                    raise
-                reason = str(exc).rsplit("certificate verify failed:", 1)[-1]
-                reason = reason.split("(_ssl.c", 1)[0].strip(" )") or "not trusted"
-                raise UnavailableError(
-                    f"the certificate of {request.url.host} is not trusted ({reason})",
-                    hint="for a server with its own certificate (emulator serve --tls): "
-                    "--ca-cert PEM or $AGENTCTL_CA_BUNDLE",
-                ) from None
-
-        def close(self) -> None:
-            inner.close()
-
-    return Explained()
+        reason = str(exc).rsplit("certificate verify failed:", 1)[-1]
+        reason = reason.split("(_ssl.c", 1)[0].strip(" )") or "not trusted"
+        raise UnavailableError(
+            f"the certificate of {request.url.host} is not trusted ({reason})",
+            hint="for a server with its own certificate (emulator serve --tls): "
+            "--ca-cert PEM or $AGENTCTL_CA_BUNDLE",
+        ) from None
 
 
 def _import_httpcore_without_h2() -> None:

@@ -97,14 +97,9 @@ def serve(
         raise UsageError(
             f"cannot create {db.parent}: {exc.strerror or exc}", hint="choose another --db"
         ) from exc
-    pair = None
-    if tls:
-        from agentctl.emulator.tls import make_certificate
-
-        pair = make_certificate(db.parent, host)
     try:
         run(host, port, db, api_keys=keys or None, faults=fault_config, live=live,
-            allow_loopback_tools=allow_loopback_tools, tls=pair)
+            allow_loopback_tools=allow_loopback_tools, tls=tls)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:

@@ -205,7 +205,7 @@ def start(
     *,
     api_keys: Collection[str] | None = None,
     faults: str | FaultConfig | None = None,
-    tls: tuple[Path, Path] | None = None,
+    tls: bool | tuple[Path, Path] | None = None,
     **options: Any,
 ) -> RunningEmulator:
     """Start an emulator in a background thread; returns once it accepts connections.
@@ -226,6 +226,10 @@ def start(
     if db_path is None:
         temp_dir = tempfile.mkdtemp(prefix="agentctl-emulator-")
         db_path = Path(temp_dir) / "emulator.sqlite3"
+    if tls is True:  # a certificate made now, next to the database (emulator/tls.py)
+        from agentctl.emulator.tls import make_certificate
+
+        tls = make_certificate(Path(db_path).parent, host)
     store: Store | None = None
     sock = None
     try:
@@ -242,7 +246,7 @@ def start(
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     emulator = RunningEmulator(sock=sock, host=host, store=store, app=app, temp_dir=temp_dir,
-                               tls=tls)
+                               tls=tls or None)
     emulator._start()
     return emulator
 
