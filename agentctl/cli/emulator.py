@@ -88,9 +88,9 @@ def serve(
 
     keys = list(api_key or [])
     if db is None:
-        from agentctl.profiles import data_dir
+        from agentctl.settings import emulator_db
 
-        db = data_dir() / "emulator.sqlite3"  # the same state as --local
+        db = emulator_db()  # the same state as --local
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

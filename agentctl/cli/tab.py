@@ -383,18 +383,15 @@ def candidates(agents: list[tuple[str, str]], incomplete: str) -> list[Item]:
 def _agents(flags: dict[str, Any]) -> list[tuple[str, str]]:
     """(id, name) of every agent in the account the flags/env/profile point at."""
     from agentctl import profiles
-    from agentctl.settings import resolve
+    from agentctl.settings import emulator_db, for_run
 
-    config = profiles.load()  # its warnings are not printed: never a word during Tab
-    # The profile, chosen as State.settings chooses it (State itself would import Typer).
-    explicit = flags.get("profile") or os.environ.get("AGENTCTL_PROFILE")
-    name = explicit or config.current
-    profile = config.profile(name) if explicit and name else config.profiles.get(name or "", {})
-    settings = resolve(flags, os.environ, profile, name)
+    # The settings as every command resolves them (State itself would import Typer); the
+    # config file's warnings are not printed: never a word during Tab.
+    settings = for_run(flags, os.environ, profiles.load())
     if settings.local:
         from agentctl.emulator.server import agent_names
 
-        db = profiles.data_dir() / "emulator.sqlite3"
+        db = emulator_db()
         return agent_names(db) if db.exists() else []
     if not settings.api_key:
         return []
