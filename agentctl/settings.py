@@ -65,7 +65,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
                  "Seconds per request", profile_key="timeout", default=DEFAULT_TIMEOUT),
     GlobalOption("ca_cert", ("--ca-cert",), "AGENTCTL_CA_BUNDLE", str,
                  "Trust the certificates in this PEM file for https (e.g. the one "
-                 "`emulator serve --tls` prints)", profile_key="ca_cert"),
+                 "`emulator serve --tls` prints)"),
     GlobalOption("verbose", ("--verbose", "-v"), None, bool, "More detail on stderr",
                  default=False),
     GlobalOption("debug", ("--debug",), None, bool,
