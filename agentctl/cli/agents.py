@@ -78,9 +78,28 @@ def create(
     created = []
     for doc in docs:
         record = api.create_agent(doc.data, known_ids=known.get(str(doc.data.get("name")), []))
+        if not allow_duplicate_name:
+            _settle_race(api, doc, record)
         created.append(record)
         out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
     records.show_records(out, created, quiet_table=True)
+
+
+def _settle_race(api: AgentsAPI, doc: Any, record: dict[str, Any]) -> None:
+    """Another run created the same name at the same time: the older agent stays
+    (api.converge); if that is the other run's, ours is deleted and the name is taken."""
+    from agentctl.api.converge import settle_create
+    from agentctl.errors import RejectedError
+
+    settled = settle_create(api, record)
+    if not settled.kept:
+        name = record.get("name")
+        raise RejectedError(
+            f"{doc.where(('name',))}: an agent named {name!r} was created by another run at "
+            f"the same time ({settled.record.get('id')}); this run's copy ({record.get('id')}) "
+            "was deleted",
+            hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply)",
+        )
 
 
 def list_(

@@ -224,4 +224,5 @@ def _fetch_platform(flags: dict[str, Any], kind: str) -> list[tuple[str, str]]:
                         else platform.list_numbers(api, limit=200))
     if kind == "sessions":
         return [(str(r.get("id")), f"{r.get('status')} {r.get('created_at')}") for r in rows]
-    return [(str(r.get("phone_number")), str(r.get("agent_id") or "no agent")) for r in rows]
+    return sorted((str(r.get("phone_number")), str(r.get("agent_id") or "no agent"))
+                  for r in rows)

@@ -17,6 +17,7 @@ from agentctl.exit_codes import ExitCode
 from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
+    from agentctl.api.client import AgentsAPI
     from agentctl.render.output import Output
     from agentctl.spec.load import SpecDocument
 
@@ -100,6 +101,10 @@ def apply(
     selector: SelectorOpt = None,
     yes: YesOpt = False,
     concurrency: ConcurrencyOpt = 8,
+    dedupe: Annotated[bool, typer.Option(
+        "--dedupe", help="Where several agents share a name the files define (left by a "
+        "race or --allow-duplicate-name), keep the oldest and delete the others; asks "
+        "first (--yes off a terminal).")] = False,
     output: OutputOpt = OutputMode.table,
 ) -> None:
     """Create the agents that are missing, update the ones that differ, leave the rest."""
@@ -117,6 +122,8 @@ def apply(
     out = state.output(output)
     docs = _read(files, env_file, out, prune=prune, selector=selector)
     api = state.api()
+    if dedupe and not _dedupe(api, out, docs, yes=yes, dry_run=dry_run):
+        return
     plans = plan_documents(api, docs, prune=prune, selector=selector, concurrency=concurrency)
     check_masked_creates(docs, plans)
     if dry_run:
@@ -132,6 +139,30 @@ def apply(
     show_applied(out, plans, result.ids, failed=bool(result.failures))
     if result.failures:
         raise result.failures[0]
+
+
+def _dedupe(api: AgentsAPI, out: Output, docs: Sequence[SpecDocument], *, yes: bool,
+            dry_run: bool) -> bool:
+    """`apply --dedupe`: each name's extra agents deleted after a confirmation. False when
+    apply should stop here (a dry run: the plan needs the duplicates gone)."""
+    from agentctl.api.converge import delete_extras, find_duplicates
+    from agentctl.render.plans import show_duplicates
+
+    names = [str(doc.data.get("name")) for doc in docs]
+    duplicates = find_duplicates(api.list_agents(), names)
+    if not duplicates:
+        out.info("dedupe: no name the files define has more than one agent")
+        return True
+    extras = show_duplicates(out, duplicates)
+    if dry_run:
+        out.info(f"dry run: {extras} duplicate agent(s) would be deleted; nothing was sent")
+        return False
+    if not yes and not out.confirm(f"Delete {extras} duplicate agent(s)?"):
+        out.info("nothing applied")
+        raise typer.Exit(int(ExitCode.USAGE))
+    deleted = delete_extras(api, duplicates)
+    out.success(f"dedupe: deleted {len(deleted)} duplicate agent(s)")
+    return True
 
 
 def _read(

@@ -212,6 +212,20 @@ def show_applied(
                    dry_run=False)
 
 
+def show_duplicates(out: Output, duplicates: Sequence[Any]) -> int:
+    """`apply --dedupe`: per name, the agent kept (the oldest) and those to delete, on
+    stderr; returns how many would be deleted."""
+    count = 0
+    for dup in duplicates:
+        out.info(f"{dup.name!r}: keeping {dup.keep.get('id')} (the oldest, created "
+                 f"{dup.keep.get('created_at')})")
+        for extra in dup.extras:
+            count += 1
+            out.warn(f"{dup.name!r}: duplicate {extra.get('id')} (created "
+                     f"{extra.get('created_at')}) will be deleted")
+    return count
+
+
 # -- promote -----------------------------------------------------------------------------------
 
 

@@ -17,11 +17,10 @@ Row = Callable[[Record], Sequence[str]]
 
 
 def _text(value: Any) -> str:
-    """A cell: '-' for nothing; control characters shown escaped, never sent raw."""
+    """A cell: '-' for nothing. (Output.lines/table escape control characters.)"""
     if value is None or value == "":
         return "-"
-    text = str(value)
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return str(value)
 
 
 def duration(value: Any) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from agentctl.spec.builtins import RESERVED_TOOL_NAMES
 from agentctl.spec.rules import KNOWN_VOICES, MASK
 from agentctl.spec.validate import Diagnostic, diagnostic
 
@@ -83,6 +84,9 @@ def _check_voice(path: Path, voice_id: str, warn: Warn) -> None:
 def _lint_tool(doc: SpecDocument, path: Path, tool: dict[str, Any], partial: bool,
                warn: Warn) -> None:
     label = f"{tool['name']!r}" if isinstance(tool.get("name"), str) else "this tool"
+    if tool.get("name") in RESERVED_TOOL_NAMES:
+        warn((*path, "name"), f"{label} is the name of a platform tool (reserved; see "
+                              "agentctl builtin-tools): give the agent's own tool another name")
     http = tool.get("http")
     if not isinstance(http, dict):
         if http is None:

@@ -137,7 +137,11 @@ def test_a_call_from_an_assigned_number_runs_the_agent_and_leaves_a_session(emu,
     assert call["status"] == "ended" and call["direction"] == "outbound"
     assert call["duration_seconds"] > 0 and call["session_id"].startswith("sess_")
     assert "dialing" in done.stderr and "ended" in done.stderr
-    listed = run_cli("calls", "list", "--status", "ended", "-o", "id").stdout.split()
+    followed = run_cli("calls", "create", "--from", "+14155550100", "--to", "+14155550143",
+                       "--wait").stdout
+    assert "Status:    ended" in followed and "Session:   sess_" in followed
+    assert "Close reason:" in followed and "Agent:        caller (" in followed
+    listed = run_cli("calls", "list", "--status", "ended", "-o", "id").stdout.split()[1:]
     assert listed == [call["id"]]
     assert run_cli("calls", "get", call["id"]).stdout.splitlines()[1].split() == [
         "Status:", "ended"]
@@ -155,3 +159,35 @@ def test_builtin_tools_are_listed_and_their_names_reserved(emu, write):
     assert names == ["aai_credit_card_luhn_check", "aai_pre_connect_context"]
     table = run_cli("builtin-tools").stdout
     assert table.split()[:3] == ["NAME", "MODE", "DESCRIPTION"]
+    spec = write("luhn.yaml", agent_yaml("cards") + "greeting: Hi\ntools:\n"
+                 "  - name: aai_credit_card_luhn_check\n    description: mine\n"
+                 "    parameters: {type: object, properties: {}}\n"
+                 "    http: {url: 'https://api.example.com/x', http_method: POST}\n")
+    warned = run_cli("validate", "-f", spec)
+    assert "aai_credit_card_luhn_check" in warned.stdout + warned.stderr
+    assert "reserved" in warned.stdout + warned.stderr
+    run_cli("validate", "--strict", "-f", spec, exit_code=3)
+
+
+def test_tab_completes_numbers_and_session_ids(emu, env_for_tab):
+    from tests.test_completions import offered
+
+    store = emu.app.state.emulator.platform.resources
+    for number in ("+14155550100", "+14155550101"):
+        store.put("number", {"id": f"pn_{number[1:]}", "phone_number": number,
+                             "agent_id": None}, key=number)
+    store.put("session", {"id": "sess_" + "a" * 32, "status": "completed",
+                          "created_at": "2026-01-01T00:00:00.000000Z"})
+    env = dict(env_for_tab, ASSEMBLYAI_API_KEY=TEST_KEY, AGENTCTL_BASE_URL=emu.base_url)
+    assert offered(env, "agentctl numbers get ") == ["+14155550100", "+14155550101"]
+    assert offered(env, "agentctl calls create --from +1415555010") == [
+        "+14155550100", "+14155550101"]
+    assert offered(env, "agentctl sessions transcript sess_") == ["sess_" + "a" * 32]
+    assert offered(env, "agentctl webhooks deliveries x") == []
+
+
+@pytest.fixture
+def env_for_tab(isolated: Path) -> dict[str, str]:
+    import os
+
+    return dict(os.environ, XDG_CACHE_HOME=str(isolated / "cache"))

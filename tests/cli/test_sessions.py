@@ -142,8 +142,9 @@ def test_an_expired_link_is_fetched_afresh(tmp_path, monkeypatch, write, speech_
         running.app.state.emulator.platform.options.expired_links = 1  # the next link
         gets = len([r for r in running.requests if r["path"] == f"/v1/sessions/{session_id}"])
         out = tmp_path / "fresh"
-        run_cli("sessions", "download", session_id, "--dir", str(out))
+        shown = run_cli("sessions", "download", session_id, "--dir", str(out), tty=True)
         assert (out / f"{session_id}.wav").stat().st_size > 44
+        assert "downloading audio: 100%" in shown.stderr  # progress on a terminal
         log = running.requests
         expired = [r for r in log if r["path"].startswith("/artifacts/") and r["status"] == 403]
         assert len(expired) == 1
@@ -199,3 +200,13 @@ def test_every_page_is_read(live):
     assert len(run_cli("sessions", "list", "--limit", "3", "-o", "id").stdout.split()) == 3
     pages = [r for r in live.requests if r["path"] == "/v1/sessions"]
     assert len(pages) == 3  # 200 + 5, then 3
+
+
+def test_control_characters_from_the_server_are_escaped(live):
+    store = live.app.state.emulator.platform.resources
+    store.put("session", {"id": "sess_\x1b[31mred", "agent_id": None, "status": "completed",
+                          "public_close_reason": "client\x1b]0;x\x07end",
+                          "duration_seconds": 1.0,
+                          "created_at": "2026-01-01T00:00:00.000000Z", "ended_at": None})
+    table = run_cli("sessions", "list").stdout
+    assert "\x1b" not in table and "\x07" not in table and "\\x1b" in table
