@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +31,7 @@ def read_specs(
     if not files:
         raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
     env = spec_environment(env_file)
-    docs = load_specs(list(files), env=env, stdin=sys.stdin)
+    docs = load_specs(list(files), env=env, stdin=out.stdin)
     for doc in docs:  # from here on, output never shows them (render.redact)
         register_secrets(secret_values(doc, env))
     check_empty_secrets(docs, env)
