@@ -90,7 +90,7 @@ def diff(
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = _read(files, env_file, out, prune=prune, selector=selector)
+    docs = _read(files, env_file, out, prune=prune, selector=selector, compare_only=True)
     plans = plan_documents(state.api(), docs, prune=prune, selector=selector,
                            concurrency=concurrency)
     show_diff(out, plans)
@@ -173,10 +173,10 @@ def _dedupe(api: AgentsAPI, out: Output, docs: Sequence[SpecDocument], *, yes: b
 
 def _read(
     files: Sequence[str], env_file: Path | None, out: Output, *, prune: bool,
-    selector: str | None,
+    selector: str | None, compare_only: bool = False,
 ) -> list[SpecDocument]:
     """--prune and --selector checked, then every document loaded and validated (before
-    any request), then their names."""
+    any request), then their names. `compare_only`: for diff (see `read_specs`)."""
     from agentctl.errors import UsageError
     from agentctl.spec.check import check_names
 
@@ -188,7 +188,7 @@ def _read(
         )
     if selector is not None and not selector.strip():
         raise UsageError("--selector must not be empty")
-    docs = read_specs(files, env_file, out)
+    docs = read_specs(files, env_file, out, compare_only=compare_only)
     check_names(docs, selector)
     return docs
 
