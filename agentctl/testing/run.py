@@ -401,11 +401,10 @@ class Runner:
                                 future.result(timeout=0.2)
                             except TimeoutError:
                                 continue
-                except BaseException:
+                except KeyboardInterrupt:  # end the sessions in progress politely
                     self.cancel()
                     for future in futures:
                         future.cancel()
-                    raise
         return [r for r in results if r is not None]
 
     def run(self, test: TestCase) -> TestResult:
