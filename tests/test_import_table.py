@@ -38,6 +38,7 @@ LAYER_OF = {
     "agentctl.session": "session",
     "agentctl.render": "render",
     "agentctl.usecases": "usecases",
+    "agentctl.testing": "testing",  # agentctl test: conversations over live sessions
     "agentctl.emulator": "emulator",
     "agentctl.cli": "cli",
 }
@@ -53,9 +54,11 @@ MAY_IMPORT = {
     "render": {"base"},
     "usecases": {"base", "settings", "spec", "api"},
     "emulator": {"base", "spec"},  # validates like the service
+    # conversation tests: test files (spec), live sessions (session); no HTTP of its own
+    "testing": {"base", "spec", "session"},
     # The CLI may use every layer, but of the emulator only what runs it and what
     # `emulator serve` checks before it binds (faults, the live script).
-    "cli": {"base", "settings", "spec", "api", "session", "render", "usecases",
+    "cli": {"base", "settings", "spec", "api", "session", "render", "usecases", "testing",
             "agentctl.emulator.server", "agentctl.emulator.faults",
             "agentctl.emulator.script"},
 }

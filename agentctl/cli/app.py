@@ -17,6 +17,7 @@ from agentctl.cli import (
     numbers,
     profiles,
     sessions,
+    testing,
     webhooks,
 )
 from agentctl.cli.complete import complete_profiles
@@ -87,6 +88,7 @@ app.command("diff")(gitops.diff)
 app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)
 app.command("promote")(gitops.promote)
+app.command("test")(testing.test)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(numbers.app, name="numbers")
 app.add_typer(numbers.calls_app, name="calls")

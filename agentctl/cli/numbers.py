@@ -278,6 +278,12 @@ def create_call(
             return
         view.show_one(out, call, view.call_summary(call))
         if session_id:
+            from agentctl.cli.sessions import agent_names
+
+            session = platform.get_session(api, str(session_id))
+            name = agent_names(api).get(str(session.get("agent_id"))) or None
+            out.lines([""])
+            view.show_one(out, session, view.session_summary(session, name))
             out.info(f"see the conversation: agentctl sessions transcript {session_id}")
         return
     if out.machine:

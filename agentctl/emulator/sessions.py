@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
 KIND = "session"
 RECORDING_RATE = 24000
+MAX_RECORDED_SECONDS = 600  # per channel: a longer session's recording stops there
+_MAX_SAMPLES = MAX_RECORDED_SECONDS * RECORDING_RATE
 ARTIFACT_TTL = 300.0
 CONFIG_KEYS = ("system_prompt", "greeting", "input", "output", "tools", "llm",
                "pre_connect_requests")
@@ -197,8 +199,8 @@ class SessionRecorder:
             return
         kind = event.get("type")
         if kind == "input.audio":
-            samples = self._decode(event.get("audio"), rec.in_format)
-            rec.left.extend(samples)
+            if len(rec.left) < _MAX_SAMPLES:
+                rec.left.extend(self._decode(event.get("audio"), rec.in_format))
             rec.uploaded_chunks += 1
         elif kind == "reply.create":
             rec.next_trigger = "reply_create"
@@ -220,7 +222,8 @@ class SessionRecorder:
             return
         kind = event.get("type")
         if kind == "reply.audio":
-            rec.right.extend(self._decode(event.get("data"), rec.out_format))
+            if len(rec.right) < _MAX_SAMPLES:
+                rec.right.extend(self._decode(event.get("data"), rec.out_format))
         elif kind == "transcript.user":
             rec.turns.append({"trigger": "user", "started_at_seconds": rec.at(),
                               "user_transcript": event.get("text"), "user_confidence": 1.0,
@@ -238,7 +241,7 @@ class SessionRecorder:
             turn["reply_id"] = event.get("reply_id")
             rec.next_trigger = None
             # The agent answers what it heard: no earlier than the user audio so far.
-            if len(rec.right) < len(rec.left):
+            if len(rec.right) < min(len(rec.left), _MAX_SAMPLES):
                 rec.right.extend(array("h", bytes(2 * (len(rec.left) - len(rec.right)))))
         elif kind == "transcript.agent":
             turn = rec.current()
