@@ -82,7 +82,7 @@ def create(
             _settle_race(api, doc, record)
         created.append(record)
         out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
-    records.show_records(out, created, quiet_table=True)
+    records.show_result(out, None, created)
 
 
 def _settle_race(api: AgentsAPI, doc: Any, record: dict[str, Any]) -> None:
@@ -130,7 +130,7 @@ def list_(
         pages = (items[i:i + PAGE] for i in range(0, len(items), PAGE))
     if limit is not None:
         pages = _first(pages, limit)
-    if output == OutputMode.wide:
+    if out.wide:
         pages = _details(api, pages, out)
     records.show_list(out, pages, empty=f"no agents match --name {name!r}" if name
                       else "no agents")
@@ -211,21 +211,19 @@ def get(
 
 
 def _save_export(
-    out: Any, directory: Path, record: dict[str, Any], spec: Any, *, force: bool
+    out: Output, directory: Path, record: dict[str, Any], spec: Any, *, force: bool
 ) -> None:
     """DIR/<safe name>.yaml, written atomically; an existing file only with --force."""
     from agentctl.errors import UsageError
     from agentctl.fileio import path_in, write_atomic
-    from agentctl.render.output import to_json, to_yaml
 
-    as_json = out.mode == OutputMode.json
+    suffix, text = out.file_text(spec)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
-    target = path_in(directory, str(record.get("name") or record.get("id")),
-                     ".json" if as_json else ".yaml")
-    write_atomic(target, to_json(spec) + "\n" if as_json else to_yaml(spec), force=force)
+    target = path_in(directory, str(record.get("name") or record.get("id")), suffix)
+    write_atomic(target, text, force=force)
     out.success(f"saved agent {record.get('name')!r} to {target}")
 
 
@@ -265,17 +263,15 @@ def update(
         spec = apply_sets(current, set_)
     plan = plan_update(current, spec)
     if plan.empty:
-        out.success(f"no changes to agent {current.get('name')!r}")
-        if out.machine:
-            records.show_records(out, [current])
+        records.show_result(out, f"no changes to agent {current.get('name')!r}", [current])
         return
     records.show_diff(out, plan.changes, title=f"agent {current.get('name')!r} ({current['id']})")
     if dry_run:
         out.info(f"dry run: {len(plan.changes)} change(s) not sent")
         return
     updated = api.update_agent(str(current["id"]), plan.body)
-    out.success(f"updated agent {updated.get('name')!r} ({updated.get('id')})")
-    records.show_records(out, [updated], quiet_table=True)
+    records.show_result(out, f"updated agent {updated.get('name')!r} ({updated.get('id')})",
+                        [updated])
 
 
 def delete(
@@ -317,8 +313,6 @@ def delete(
         except NotFoundError:
             if not ignore_not_found:
                 raise
-        out.success(f"deleted agent {target.get('name')!r} ({target['id']})")
-        if out.mode in (OutputMode.name, OutputMode.id):
-            out.lines([str(target["id"] if out.mode == OutputMode.id else target.get("name"))])
+        out.result(f"deleted agent {target.get('name')!r} ({target['id']})", gone=[target])
 
 

@@ -60,6 +60,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve https (and wss) with a self-signed certificate made at start, next to"
+            " the --db file; clients trust it with --ca-cert PATH (needs openssl).",
+        ),
+    ] = False,
     allow_loopback_tools: Annotated[
         bool,
         typer.Option(
@@ -91,7 +99,7 @@ def serve(
         ) from exc
     try:
         run(host, port, db, api_keys=keys or None, faults=fault_config, live=live,
-            allow_loopback_tools=allow_loopback_tools)
+            allow_loopback_tools=allow_loopback_tools, tls=tls)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:

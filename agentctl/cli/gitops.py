@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,8 +32,16 @@ SelectorOpt = Annotated[str | None, typer.Option(
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 3).")]
 ConcurrencyOpt = Annotated[int, typer.Option(
     "--concurrency", min=1, max=16, metavar="N", help="Requests in flight at once (1-16).")]
+class ReportMode(StrEnum):
+    """validate's -o: a report has no names or ids to list."""
+
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
 SpecOutputOpt = Annotated[
-    OutputMode,
+    ReportMode,
     typer.Option("--output", "-o", case_sensitive=False,
                  help="Output format: table (default), json or yaml."),
 ]
@@ -47,7 +55,7 @@ def validate(
     files: FilesOpt,
     env_file: EnvFileOpt = None,
     strict: StrictOpt = False,
-    output: SpecOutputOpt = OutputMode.table,
+    output: SpecOutputOpt = ReportMode.table,
 ) -> None:
     """Check spec files offline: every error with file:line and field, likely mistakes as
     warnings. Needs no key and no network; an unset ${VAR} is a warning."""
@@ -57,11 +65,9 @@ def validate(
 
     state = get_state(ctx)
     out = state.output(output)
-    if out.mode in (OutputMode.name, OutputMode.id):
-        raise UsageError(f"validate has no -o {out.mode.value}", hint="use -o json or -o yaml")
     if not files:
         raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
-    report = check_files(files, spec_environment(env_file), strict=strict, stdin=sys.stdin)
+    report = check_files(files, spec_environment(env_file), strict=strict, stdin=state.env.stdin)
     show_check(out, report)
     if report.failed:
         raise typer.Exit(int(ExitCode.SPEC))
@@ -86,7 +92,7 @@ def diff(
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = _read(files, env_file, out, prune=prune, selector=selector)
+    docs = _read(files, env_file, out, prune=prune, selector=selector, compare_only=True)
     plans = plan_documents(state.api(), docs, prune=prune, selector=selector,
                            concurrency=concurrency)
     show_diff(out, plans)
@@ -180,10 +186,10 @@ def _dedupe(api: AgentsAPI, out: Output, docs: Sequence[SpecDocument], *, yes: b
 
 def _read(
     files: Sequence[str], env_file: Path | None, out: Output, *, prune: bool,
-    selector: str | None,
+    selector: str | None, compare_only: bool = False,
 ) -> list[SpecDocument]:
     """--prune and --selector checked, then every document loaded and validated (before
-    any request), then their names."""
+    any request), then their names. `compare_only`: for diff (see `read_specs`)."""
     from agentctl.errors import UsageError
     from agentctl.spec.check import check_names
 
@@ -195,7 +201,7 @@ def _read(
         )
     if selector is not None and not selector.strip():
         raise UsageError("--selector must not be empty")
-    docs = read_specs(files, env_file, out)
+    docs = read_specs(files, env_file, out, compare_only=compare_only)
     check_names(docs, selector)
     return docs
 

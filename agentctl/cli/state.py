@@ -102,7 +102,8 @@ class State:
             )
         out = self.output()
         log = out.info if (settings.debug or settings.verbose) else None
-        http = build_client(base_url, settings.api_key, settings.timeout, log=log)
+        http = build_client(base_url, settings.api_key, settings.timeout, log=log,
+                            ca_cert=settings.ca_cert)
         self._closers.append(http.close)
         return AgentsAPI(http, on_retry=out.warn if log else None)
 

@@ -261,16 +261,14 @@ def show_promoted(
 ) -> None:
     """After promote: what happened in `profile`, and the agent's record (`record` is the
     one written; None when the agent was already the same)."""
-    from agentctl.render.records import show_records
+    from agentctl.render.records import show_result
 
     if record is None:
-        out.success(f"no changes to agent {plan.name!r} in profile {profile!r}")
-        if out.machine and plan.current is not None:
-            show_records(out, [plan.current])
+        show_result(out, f"no changes to agent {plan.name!r} in profile {profile!r}",
+                    [plan.current] if plan.current is not None else [])
         return
-    out.success(f"{DONE[plan.action]} agent {plan.name!r} ({record.get('id')}) in profile "
-                f"{profile!r}")
-    show_records(out, [record], quiet_table=True)
+    show_result(out, f"{DONE[plan.action]} agent {plan.name!r} ({record.get('id')}) in "
+                f"profile {profile!r}", [record])
 
 
 # -- progress ----------------------------------------------------------------------------------
