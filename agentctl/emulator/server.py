@@ -178,6 +178,9 @@ class RunningEmulator:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
+        from agentctl.emulator.reasons import install as install_reason_phrases
+
+        install_reason_phrases()  # `HTTP/1.1 401 Unauthorized`, not `HTTP/1.1 401 `
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         config = Config()

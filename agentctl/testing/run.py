@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 CAPACITY_CODES = ("at_capacity", "concurrency_exceeded")
 REPLY_TIMEOUT = 30.0  # seconds for an answer to start and end, at --speed 1
 MIN_REPLY_TIMEOUT = 3.0
+TIMEOUT_SLACK = 10.0
 CAPACITY_WAIT = 300.0
 WATCH_EVERY = 0.05
 
@@ -282,9 +283,11 @@ PROGRESS = (ev.SPEECH_STARTED, ev.SPEECH_STOPPED, ev.USER_FINAL, ev.REPLY_STARTE
 class Watch:
     """The conversation's clock: an answer that does not come in time stops the test."""
 
-    def __init__(self, stops: list[threading.Event], limit: float) -> None:
+    def __init__(self, stops: list[threading.Event], limit: float, timeout: float) -> None:
         self.stops = stops
         self.limit = limit
+        self.timeout = timeout  # the whole test
+        self.timed_out = False
         self.lock = threading.Lock()
         self.waiting_since: float | None = None
         self.waiting_for = ""
@@ -320,8 +323,13 @@ class Watch:
             stop.set()
 
     def _run(self) -> None:
+        deadline = time.monotonic() + self.timeout
         while not self.finished and not all(s.is_set() for s in self.stops):
             time.sleep(WATCH_EVERY)
+            if time.monotonic() >= deadline:
+                self.timed_out = True
+                self.finish(f"the test timed out after {self.timeout:g} s")
+                return
             with self.lock:
                 since, what = self.waiting_since, self.waiting_for
             if since is not None and time.monotonic() - since > self.limit:
@@ -470,7 +478,7 @@ class _Conversation:
         self.stops = [self.agent_stop]
         self.agent = Recorder(self.on_agent_event)
         limit = max(MIN_REPLY_TIMEOUT, self.options.reply_timeout / self.options.speed)
-        self.watch = Watch(self.stops, limit)
+        self.watch = Watch(self.stops, limit, test.timeout)
 
     def plan(self, session: dict[str, Any], *, has_greeting: bool, in_rate: int,
              out_rate: int, source: Any, sink: Any, stop: threading.Event,
@@ -480,7 +488,8 @@ class _Conversation:
         return SessionPlan(
             url=self.options.url, api_key=self.options.api_key, session=session,
             has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate,
-            source=source, sink=sink, timeout=self.test.timeout, tools=tools,
+            # The watch ends a test at its timeout; the session's own is a backstop.
+            source=source, sink=sink, timeout=self.test.timeout + TIMEOUT_SLACK, tools=tools,
             tool_timeout=self.options.tool_timeout, speed=self.options.speed,
             open_timeout=self.options.open_timeout, keep_audio=self.options.keep_audio,
             stop=stop)
@@ -504,7 +513,7 @@ class _Conversation:
         """The agent session's events -> transcript, tool calls, checks."""
         if agent.outcome == "interrupted":  # Ctrl-C in this thread: stop the whole run
             self.runner.cancel()
-        seen = Observed(outcome=agent.outcome)
+        seen = Observed(outcome="timeout" if self.watch.timed_out else agent.outcome)
         turn = 0
         tool_names = {t.name for t in self.tools.values()} | http_tools(self.target.config)
         unanswered = {str(u.get("call_id")) for u in agent.report.get("unanswered_tool_calls",

@@ -250,7 +250,8 @@ def test_a_session_error_fails_no_session_error(live, repo, write):
 
 
 def test_a_stuck_conversation_times_out_and_fails(live, repo):
-    wav_file(repo / "tests/audio/long.wav", utterances(("t", 60.0)))
+    # 30 s before the speech (0.6 s at --speed 50): longer than the test may take.
+    wav_file(repo / "tests/audio/long.wav", utterances(("s", 30.0), ("t", 0.3)))
     path = test_file(repo, """\
   - name: too long
     timeout: 0.5
