@@ -124,24 +124,9 @@ def save(config: Config) -> None:
         lines.append(f"[profiles.{_toml_key(name)}]")
         for key, value in sorted(config.profiles[name].items()):
             lines.append(f"{key} = {_toml_value(value)}")
+    from agentctl.fileio import write_private
+
     write_private(config.path, "\n".join(lines).lstrip("\n") + "\n")
-
-
-def write_private(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _toml_key(key: str) -> str:

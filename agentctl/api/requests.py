@@ -51,7 +51,6 @@ def send_billed(api: AgentsAPI, path: str, body: Record, *, what: str,
     for attempt in range(api.retry.attempts):
         last = attempt == api.retry.attempts - 1
         try:
-            api.write_requests += 1
             response = api.http.post(path, json=body, headers=headers)
         except Exception as exc:
             if not _is_transport_error(exc):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from agentctl.api.client import AgentsAPI
     from agentctl.render.output import Output
     from agentctl.spec.load import SpecDocument
+    from agentctl.spec.plan import AgentPlan
 
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Also delete agents named --selector PREFIX* that no file defines.")]
@@ -121,6 +123,7 @@ def apply(
         show_applied,
         show_apply_start,
         show_dry_run,
+        show_interrupted,
     )
     from agentctl.spec.check import check_masked_creates
 
@@ -140,8 +143,18 @@ def apply(
         out.info("nothing applied")
         raise typer.Exit(int(ExitCode.USAGE))
     show_apply_start(out, plans)
+    landed: dict[str, str] = {}  # name -> id of each write that landed, as they land
     with progress(out, sum(1 for p in plans if p.writes), "applying") as advance:
-        result = apply_plans(api, plans, concurrency, lambda plan, agent_id: advance())
+        def written(plan: AgentPlan, agent_id: str) -> None:
+            landed[plan.name] = agent_id
+            advance()
+
+        try:
+            result = apply_plans(api, plans, concurrency, written)
+        except KeyboardInterrupt:
+            again = shlex.join(["agentctl", "apply", *(a for f in files for a in ("-f", f))])
+            show_interrupted(out, plans, dict(landed), again)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     show_applied(out, plans, result.ids, failed=bool(result.failures))
     if result.failures:
         raise result.failures[0]

@@ -119,6 +119,8 @@ class State:
 
         db = emulator_db(self.env.environ)
         db.parent.mkdir(parents=True, exist_ok=True)
+        if not self.settings.debug:
+            _quiet_embedded_emulator()
         running = server.start(db_path=db)
         self._local = running
         self._closers.append(running)
@@ -129,6 +131,19 @@ class State:
             stop = getattr(closer, "stop", None)
             (stop or closer)()
         self._closers.clear()
+
+
+def _quiet_embedded_emulator() -> None:
+    """The --local emulator shares our stderr: its server's log (a request cut short by
+    Ctrl-C, a connection closed at exit) must not print there. Python's last-resort
+    handler prints a record nothing else handles; a NullHandler handles it. --debug keeps
+    them. (Its real faults are still counted: `RunningEmulator.errors`.)"""
+    import logging
+
+    for name in ("agentctl.emulator", "asyncio"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
 
 
 def get_state(ctx: typer.Context) -> State:

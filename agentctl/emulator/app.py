@@ -23,12 +23,13 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentctl.emulator import tokens as tokens_mod
+from agentctl.emulator.limits import MAX_REQUEST_LOG, append_bounded
 from agentctl.emulator.openapi import openapi_json
 from agentctl.emulator.store import Store
 from agentctl.spec.rules import MASK, Problem, check_agent
@@ -255,7 +256,8 @@ class RequestLogMiddleware:
                 status = 403
             if status is not None and not logged:
                 logged = True
-                self.log.append({"method": method, "path": scope["path"], "status": status})
+                append_bounded(self.log, {"method": method, "path": scope["path"],
+                                          "status": status}, MAX_REQUEST_LOG)
             await send(message)
 
         await self.app(scope, receive, send_and_log)
@@ -286,6 +288,9 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: no one to answer, no fault of ours.
+            log.debug("emulator: client left during %s %s", scope["method"], scope["path"])
         except Exception as exc:
             self.errors.append(exc)
             log.exception("emulator: unexpected error on %s %s", scope["method"], scope["path"])

@@ -28,7 +28,7 @@ Test hooks (`LiveOptions`): `speed` runs replies and tool timeouts faster,
 and `drop_after_events=N` closes the first bound socket
 (code 1011, no `session.ended`) once it has sent N events (0: before `session.ready`),
 once per emulator, so a client's resume can be tested deterministically.
-`LiveService.history` keeps every session.
+`LiveService.history` keeps the newest sessions (emulator/limits.py).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from agentctl.emulator.app import (
     authenticate,
     deep_merge,
 )
+from agentctl.emulator.limits import MAX_SESSION_HISTORY, append_bounded
 from agentctl.emulator.script import Script, ToolCallStep, load_script, parse_script, render
 from agentctl.emulator.speech import CHUNK_MS, SpeechDetector, reply_ms, synthesize
 from agentctl.spec.rules import check_agent, format_path
@@ -684,6 +685,9 @@ class LiveService:
         except ValueError:
             await bad("a message must be a JSON object")
             return None
+        except RecursionError:  # json.loads recurses per level: a client's message, not a bug
+            await bad("a message must be a JSON object (this one is nested too deeply)")
+            return None
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             await bad("a message must be a JSON object with a `type`")
             return None
@@ -718,7 +722,7 @@ class LiveService:
         session = Session(self, config)
         session.received.append(kind)
         self.sessions[session.id] = session
-        self.history.append(session)
+        append_bounded(self.history, session, MAX_SESSION_HISTORY)
         session.recorder.started(session.id, config.get("agent_id"), config)
         if self._drop_pending:
             self._drop_pending = False

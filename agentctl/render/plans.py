@@ -226,6 +226,23 @@ def show_duplicates(out: Output, duplicates: Sequence[Any]) -> int:
     return count
 
 
+def show_interrupted(
+    out: Output, plans: Sequence[AgentPlan], ids: dict[str, str], again: str
+) -> None:
+    """Ctrl-C during apply (on stderr): what landed, what did not, and how to finish."""
+    writes = [p for p in plans if p.writes]
+    done = [p for p in writes if p.name in ids]
+    out.warn(f"interrupted: {len(done)} of {plural(len(writes), 'change')} landed")
+    width = max((len(p.name) for p in done), default=0)
+    for plan in done:
+        out.info(f"  {DONE[plan.action]:<9}  {plan.name:<{width}}  {ids[plan.name]}")
+    if len(done) < len(writes):
+        out.info(f"  not applied: {len(writes) - len(done)} (any write in flight at the "
+                 "interrupt may still have landed)")
+    out.info(f"hint: to finish, run it again (it writes only what is still missing or "
+             f"different): {again}")
+
+
 # -- promote -----------------------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 CAPACITY_CODES = ("at_capacity", "concurrency_exceeded")
 REPLY_TIMEOUT = 30.0  # seconds for an answer to start and end, at --speed 1
 MIN_REPLY_TIMEOUT = 3.0
+TIMEOUT_SLACK = 10.0
 CAPACITY_WAIT = 300.0
 WATCH_EVERY = 0.05
 
@@ -72,7 +73,9 @@ class RunOptions:
     tool_timeout: float = 10.0
     keep_audio: bool = False  # for --save-dir
     capacity_wait: float = CAPACITY_WAIT
+    capacity_delay: float = 1.0  # the first wait after a capacity refusal (then doubled)
     reply_timeout: float = REPLY_TIMEOUT
+    opener: Callable[..., Any] | None = None  # the session runner's socket opener
 
 
 @dataclass
@@ -282,9 +285,11 @@ PROGRESS = (ev.SPEECH_STARTED, ev.SPEECH_STOPPED, ev.USER_FINAL, ev.REPLY_STARTE
 class Watch:
     """The conversation's clock: an answer that does not come in time stops the test."""
 
-    def __init__(self, stops: list[threading.Event], limit: float) -> None:
+    def __init__(self, stops: list[threading.Event], limit: float, timeout: float) -> None:
         self.stops = stops
         self.limit = limit
+        self.timeout = timeout  # the whole test
+        self.timed_out = False
         self.lock = threading.Lock()
         self.waiting_since: float | None = None
         self.waiting_for = ""
@@ -320,8 +325,13 @@ class Watch:
             stop.set()
 
     def _run(self) -> None:
+        deadline = time.monotonic() + self.timeout
         while not self.finished and not all(s.is_set() for s in self.stops):
             time.sleep(WATCH_EVERY)
+            if time.monotonic() >= deadline:
+                self.timed_out = True
+                self.finish(f"the test timed out after {self.timeout:g} s")
+                return
             with self.lock:
                 since, what = self.waiting_since, self.waiting_for
             if since is not None and time.monotonic() - since > self.limit:
@@ -391,11 +401,10 @@ class Runner:
                                 future.result(timeout=0.2)
                             except TimeoutError:
                                 continue
-                except BaseException:
+                except KeyboardInterrupt:  # end the sessions in progress politely
                     self.cancel()
                     for future in futures:
                         future.cancel()
-                    raise
         return [r for r in results if r is not None]
 
     def run(self, test: TestCase) -> TestResult:
@@ -404,7 +413,7 @@ class Runner:
         try:
             target = self.agents.target(test)
             result.warnings.extend(target.warnings)
-            delay = 1.0
+            delay = self.options.capacity_delay
             while True:
                 try:
                     self._attempt(test, target, result)
@@ -470,7 +479,7 @@ class _Conversation:
         self.stops = [self.agent_stop]
         self.agent = Recorder(self.on_agent_event)
         limit = max(MIN_REPLY_TIMEOUT, self.options.reply_timeout / self.options.speed)
-        self.watch = Watch(self.stops, limit)
+        self.watch = Watch(self.stops, limit, test.timeout)
 
     def plan(self, session: dict[str, Any], *, has_greeting: bool, in_rate: int,
              out_rate: int, source: Any, sink: Any, stop: threading.Event,
@@ -480,7 +489,8 @@ class _Conversation:
         return SessionPlan(
             url=self.options.url, api_key=self.options.api_key, session=session,
             has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate,
-            source=source, sink=sink, timeout=self.test.timeout, tools=tools,
+            # The watch ends a test at its timeout; the session's own is a backstop.
+            source=source, sink=sink, timeout=self.test.timeout + TIMEOUT_SLACK, tools=tools,
             tool_timeout=self.options.tool_timeout, speed=self.options.speed,
             open_timeout=self.options.open_timeout, keep_audio=self.options.keep_audio,
             stop=stop)
@@ -492,8 +502,9 @@ class _Conversation:
         """One live session to its end; a capacity refusal becomes _AtCapacity."""
         from agentctl.session.runner import LiveSession
 
+        kwargs = {} if self.options.opener is None else {"opener": self.options.opener}
         try:
-            return LiveSession(plan, recorder).run()
+            return LiveSession(plan, recorder, **kwargs).run()
         except AgentctlError:
             code = next((c for c in recorder.codes if c in CAPACITY_CODES), None)
             if code is not None:
@@ -504,7 +515,7 @@ class _Conversation:
         """The agent session's events -> transcript, tool calls, checks."""
         if agent.outcome == "interrupted":  # Ctrl-C in this thread: stop the whole run
             self.runner.cancel()
-        seen = Observed(outcome=agent.outcome)
+        seen = Observed(outcome="timeout" if self.watch.timed_out else agent.outcome)
         turn = 0
         tool_names = {t.name for t in self.tools.values()} | http_tools(self.target.config)
         unanswered = {str(u.get("call_id")) for u in agent.report.get("unanswered_tool_calls",
