@@ -9,42 +9,19 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentctl.errors import SpecError, UsageError
+from agentctl.settings import PROFILE_KEYS, config_dir  # keys: from the global options
 
-PROFILE_KEYS = {
-    "base_url": str,
-    "api_key": str,  # stored in the file (mode 600); prefer api_key_env
-    "api_key_env": str,  # name of an environment variable holding the key
-    "timeout": float,
-    "local": bool,
-}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def config_dir() -> Path:
-    override = os.environ.get("AGENTCTL_CONFIG_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return platformdirs.user_config_path("agentctl")
-
-
-def data_dir() -> Path:
-    override = os.environ.get("AGENTCTL_DATA_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return platformdirs.user_data_path("agentctl")
-
-
-def config_path() -> Path:
-    return config_dir() / "config.toml"
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    return config_dir(environ) / "config.toml"
 
 
 @dataclass
@@ -147,24 +124,9 @@ def save(config: Config) -> None:
         lines.append(f"[profiles.{_toml_key(name)}]")
         for key, value in sorted(config.profiles[name].items()):
             lines.append(f"{key} = {_toml_value(value)}")
+    from agentctl.fileio import write_private
+
     write_private(config.path, "\n".join(lines).lstrip("\n") + "\n")
-
-
-def write_private(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _toml_key(key: str) -> str:

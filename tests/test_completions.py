@@ -119,6 +119,7 @@ def test_options_and_output_values(env: dict[str, str]) -> None:
     assert offered(env, "agentctl completion ") == ["bash", "zsh", "fish"]
 
 
+@pytest.mark.slow
 def test_profile_names_from_the_config_file(env: dict[str, str]) -> None:
     for name in ("prod", "staging", "dev"):
         run_cli("config", "set", "timeout", "5", "--profile", name)
@@ -137,6 +138,7 @@ def test_no_config_file_offers_no_profiles(env: dict[str, str]) -> None:
     assert offered(env, "agentctl --profile ") == []
 
 
+@pytest.mark.slow
 def test_agent_names_from_a_running_emulator(api_env, env: dict[str, str]) -> None:
     make_agents(api_env, "support", "sales", "Front Desk", "twin", "twin")
     env = dict(env, ASSEMBLYAI_API_KEY=TEST_KEY, AGENTCTL_BASE_URL=api_env.base_url)
@@ -163,6 +165,7 @@ def test_zsh_and_fish_offer_the_id_as_help(api_env, env: dict[str, str]) -> None
     assert fish == [f"Front Desk\t{agent_id}"]
 
 
+@pytest.mark.slow
 def test_agents_from_the_profile_named_on_the_line(emulator, env: dict[str, str]) -> None:
     make_agents(emulator, "support")
     with socket.socket() as unused:
@@ -186,6 +189,7 @@ def test_promote_completes_agents_of_the_from_profile(emulator, env: dict[str, s
     assert offered(env, "agentctl promote --from staging --to prod s") == ["support"]
 
 
+@pytest.mark.slow
 def test_agents_are_cached_for_a_while(api_env, env: dict[str, str]) -> None:
     make_agents(api_env, "support")
     env = dict(env, ASSEMBLYAI_API_KEY=TEST_KEY, AGENTCTL_BASE_URL=api_env.base_url)
@@ -360,6 +364,7 @@ def _answers(monkeypatch: pytest.MonkeyPatch, shell: str, line: str) -> tuple[st
     return typer_out.getvalue(), None if code is None else fast_out.getvalue()
 
 
+@pytest.mark.slow
 def test_fast_path_answers_as_typer_does(api_env, monkeypatch: pytest.MonkeyPatch,
                                          isolated: Path) -> None:
     make_agents(api_env, "support", "sales", "Front Desk", "twin", "twin")

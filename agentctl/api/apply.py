@@ -48,8 +48,8 @@ def plan_documents(
         more = f" (and {len(twins) - 1} more names)" if len(twins) > 1 else ""
         raise RejectedError(
             f"{len(ids)} agents on the server are named {name!r}: {', '.join(ids)}{more}",
-            hint="agents are matched by name: delete or rename the extra ones first "
-            "(agentctl delete ID)",
+            hint="agents are matched by name: `agentctl apply --dedupe` keeps the oldest of "
+            "each name and deletes the others (after asking), or delete one by id",
         )
     named = group_by_name(items)
     matched = [named.get(name, [None])[0] for name in names]
@@ -134,13 +134,28 @@ def execute(
 def write_plan(api: AgentsAPI, plan: AgentPlan) -> dict[str, Any] | None:
     """One plan's request: the created or updated record, None for a delete."""
     if plan.action == "create":
-        return api.create_agent(plan.body or {})
+        return _create_converged(api, plan.body or {})
     if plan.action == "update":
         return api.update_agent(str(plan.id), plan.body or {})
     if plan.action == "delete":
         api.delete_agent(str(plan.id))
         return None
     raise ValueError(f"nothing to write for an {plan.action!r} plan")
+
+
+def _create_converged(api: AgentsAPI, body: dict[str, Any]) -> dict[str, Any]:
+    """Create, then settle a race with another run creating the same name (api.converge):
+    if another's agent is older, ours is deleted and that one is made to match `body`."""
+    from agentctl.api.converge import settle_create
+    from agentctl.spec.plan import plan_agent
+
+    settled = settle_create(api, api.create_agent(body))
+    if settled.kept:
+        return settled.record
+    again = plan_agent(body, settled.record)
+    if not again.writes:
+        return settled.record
+    return api.update_agent(str(settled.record["id"]), again.body or {})
 
 
 # -- promote -----------------------------------------------------------------------------------

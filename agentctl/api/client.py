@@ -28,7 +28,6 @@ class AgentsAPI:
         self.http = http
         self.retry = retry or RetryPolicy.from_env()
         self.on_retry = on_retry
-        self.write_requests = 0  # POST/PUT/DELETE sent, for `apply`'s summary and tests
 
     # -- the endpoints ----------------------------------------------------------------
     def list_agents(self) -> list[Record]:
@@ -55,7 +54,6 @@ class AgentsAPI:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                self.write_requests += 1
                 response = self.http.post("/v1/agents", json=body)
             except Exception as exc:
                 if not _is_transport_error(exc):
@@ -83,7 +81,7 @@ class AgentsAPI:
                                f"{what}: {response.status_code}")
                     continue
                 raise _after_tries(error_for_response(response, what), attempt)
-            return self._record(response, what, expect=201)
+            return self._record(response, what)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def update_agent(self, agent_id: str, body: Record) -> Record:
@@ -94,17 +92,6 @@ class AgentsAPI:
     def delete_agent(self, agent_id: str) -> None:
         what = f"delete agent {agent_id}"
         self._send("DELETE", f"/v1/agents/{agent_id}", what=what, gone_ok_after_retry=True)
-
-    def mint_token(self, expires_in_seconds: int = 60) -> str:
-        response = self._send(
-            "GET", "/v1/token",
-            params={"product": "voice_agent", "expires_in_seconds": expires_in_seconds},
-            what="mint a session token",
-        )
-        body = self._json(response, "mint a session token")
-        if not isinstance(body, dict) or not isinstance(body.get("token"), str):
-            raise UnavailableError("mint a session token: unexpected response shape")
-        return body["token"]
 
     # -- addressing -------------------------------------------------------------------
     def find_by_name(self, name: str) -> list[Record]:
@@ -149,8 +136,6 @@ class AgentsAPI:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                if method != "GET":
-                    self.write_requests += 1
                 response = self.http.request(method, path, json=json, params=params)
             except Exception as exc:
                 if not _is_transport_error(exc):
@@ -206,7 +191,7 @@ class AgentsAPI:
             self.on_retry(f"{reason}; retrying in {delay:.1f}s")
         self.retry.sleep(delay)
 
-    def _record(self, response: httpx.Response, what: str, expect: int | None = None) -> Record:
+    def _record(self, response: httpx.Response, what: str) -> Record:
         if response.status_code >= 400:
             raise error_for_response(response, what)
         body = self._json(response, what)

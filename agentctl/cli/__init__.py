@@ -7,10 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from agentctl.exit_codes import ExitCode
-from agentctl.settings import GLOBAL_OPTIONS
+from agentctl.settings import BOOL_FLAGS, VALUE_FLAGS, Environment
 
-_VALUE_FLAGS = {f for o in GLOBAL_OPTIONS if o.takes_value for f in o.flags}
-_BOOL_FLAGS = {f for o in GLOBAL_OPTIONS if not o.takes_value for f in o.flags}
 # Subcommands with an option of their own by a global flag's name: not hoisted there.
 _OWN_FLAGS = {"emulator": {"--api-key"}}
 
@@ -36,12 +34,12 @@ def hoist_global_flags(argv: Sequence[str]) -> list[str]:
         name = arg.split("=", 1)[0] if arg.startswith("--") else arg
         if name in own and command in rest:
             rest.append(arg)
-        elif name in _VALUE_FLAGS and "=" in arg:
+        elif name in VALUE_FLAGS and "=" in arg:
             front.append(arg)
-        elif name in _VALUE_FLAGS and i + 1 < len(args):
+        elif name in VALUE_FLAGS and i + 1 < len(args):
             front.extend(args[i:i + 2])
             i += 1
-        elif arg in _BOOL_FLAGS:
+        elif arg in BOOL_FLAGS:
             front.append(arg)
         else:
             rest.append(arg)
@@ -49,8 +47,10 @@ def hoist_global_flags(argv: Sequence[str]) -> list[str]:
     return front + rest
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run agentctl; returns (and, as a console script, exits with) the exit code."""
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """Run agentctl; returns (and, as a console script, exits with) the exit code.
+
+    `env` (the streams, variables and secrets of the run) defaults to this process's."""
     if argv is None and os.environ.get("_AGENTCTL_COMPLETE", "").startswith("complete_"):
         from agentctl.cli.tab import answer
 
@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     hoisted = hoist_global_flags(args)
-    code = _print_version() if _asks_version(hoisted) else run(hoisted, debug=debug)
+    env = env or Environment.from_process()
+    code = print_version(env) if _asks_version(hoisted) else run(hoisted, env, debug=debug)
     if argv is None:
         sys.exit(code)
     return code
@@ -69,81 +70,121 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _asks_version(args: list[str]) -> bool:
     """`--version` among the leading global flags: answered without building the Typer app,
     which is most of a run's start-up time (as the app's eager `--version` would answer)."""
+    return _first_word(args) == "--version"
+
+
+def _first_word(args: list[str]) -> str | None:
+    """The first word after the leading global flags (None: there is none)."""
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == "--version":
-            return True
-        if arg in _VALUE_FLAGS:
+        if arg in VALUE_FLAGS:
             i += 2
-        elif arg.split("=", 1)[0] in _VALUE_FLAGS or arg in _BOOL_FLAGS:
+        elif arg.split("=", 1)[0] in VALUE_FLAGS or arg in BOOL_FLAGS:
             i += 1
         else:
-            return False
-    return False
+            return arg
+    return None
 
 
-def _print_version() -> int:
+def print_version(env: Environment) -> int:
+    """The one `--version` (the root option's callback calls it too)."""
     from agentctl import __version__
 
-    sys.stdout.write(f"agentctl {__version__}\n")
-    sys.stdout.flush()
+    env.stdout.write(f"agentctl {__version__}\n")
+    env.stdout.flush()
     return 0
 
 
-def run(args: list[str], *, debug: bool) -> int:
+def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
     from agentctl.cli.app import app
     from agentctl.errors import AgentctlError
 
+    env = env or Environment.from_process()
+
     os.environ.setdefault("_TYPER_STANDARD_TRACEBACK", "1")
+    _register_environment_secrets(env)
     try:
-        command = _command(app)
-        result = command.main(args=args, prog_name="agentctl", standalone_mode=False)
+        command = _command(app, _subcommand(args))
+        # the Environment rides on the root context's obj; the root callback wraps it in
+        # the run's State
+        result = command.main(args=args, prog_name="agentctl", standalone_mode=False, obj=env)
         return int(result) if isinstance(result, int) else 0
     except AgentctlError as exc:
-        _report(exc.message, exc.hint)
+        _report(env, exc.message, exc.hint)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
+        env.stderr.write("\ninterrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # `agentctl list | head`: the reader left; that is not an error of ours.
         _silence_stdout()
         return 0
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # Bare `agentctl` (or a group such as `agentctl config`) asks for the help,
+            # as with kubectl and gh: the help on stdout, exit 0, no error line.
+            sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+            sys.stdout.flush()
+            return 0
         if _is_usage_error(exc):
             message = exc.format_message()  # type: ignore[attr-defined]
             ctx = getattr(exc, "ctx", None)
             hint = f"see: {ctx.command_path} --help" if ctx is not None else None
-            _report(message, hint)
+            _report(env, message, hint)
             return int(ExitCode.USAGE)
         if type(exc).__name__ == "Abort":
-            sys.stderr.write("aborted\n")
+            env.stderr.write("aborted\n")
             return int(ExitCode.INTERRUPTED)
         if debug:
             import traceback
 
-            from agentctl.render.redact import scrub
+            from agentctl.render.redact import safe_text
 
             # scrubbed like the error line: an exception's text may quote the key
-            sys.stderr.write(scrub(traceback.format_exc(), _secrets()))
-        _report(f"internal error: {type(exc).__name__}: {exc}",
+            env.stderr.write(safe_text(traceback.format_exc()))
+        _report(env, f"internal error: {type(exc).__name__}: {exc}",
                 None if debug else "run again with --debug for the traceback")
         return 1
 
 
-def _command(app: object):  # -> the framework's command object
+def _subcommand(args: list[str]) -> str | None:
+    """The command word after the leading global flags (None: there is none)."""
+    word = _first_word(args)
+    return None if word is None or word.startswith("-") else word
+
+
+def _command(app: object, name: str | None = None):  # -> the framework's command object
     import typer.main
 
     # Plain help, like kubectl's and gh's: Rich's help module alone costs ~10x a bare
     # interpreter start, over the --help goal, and piped it would draw boxes.
     app.rich_markup_mode = None  # type: ignore[attr-defined]
-    command = typer.main.get_command(app)  # type: ignore[arg-type]
     if os.environ.get("_AGENTCTL_COMPLETE"):
+        command = typer.main.get_command(app)  # type: ignore[arg-type]
         from agentctl.cli.complete import register_shells
 
         register_shells(command)  # after get_command, which registers Typer's own
-    return command
+        return command
+    # Building every command's parameters from its signature costs ~25 ms; a run needs
+    # only its own command's. An unknown word gets the whole tree (and its suggestions).
+    return typer.main.get_command(_only(app, name) or app)  # type: ignore[arg-type]
+
+
+def _only(app: object, name: str | None) -> object | None:
+    """A copy of the Typer app registering only the command or group called `name`."""
+    if name is None:
+        return None
+    import copy
+
+    commands = [c for c in app.registered_commands if c.name == name]  # type: ignore[attr-defined]
+    groups = [g for g in app.registered_groups if g.name == name]  # type: ignore[attr-defined]
+    if not commands and not groups:
+        return None
+    pruned = copy.copy(app)
+    pruned.registered_commands = commands  # type: ignore[attr-defined]
+    pruned.registered_groups = groups  # type: ignore[attr-defined]
+    return pruned
 
 
 def _is_usage_error(exc: Exception) -> bool:
@@ -151,24 +192,23 @@ def _is_usage_error(exc: Exception) -> bool:
     return type(exc).__module__.startswith("typer") and hasattr(exc, "format_message")
 
 
-def _report(message: str, hint: str | None) -> None:
-    from agentctl.render.redact import scrub
+def _report(env: Environment, message: str, hint: str | None) -> None:
+    """The error line (and hint): secrets scrubbed, control characters escaped."""
+    from agentctl.render.redact import safe_text
 
-    secrets = _secrets()
-    sys.stderr.write(f"error: {scrub(message, secrets)}\n")
+    env.stderr.write(f"error: {safe_text(message)}\n")
     if hint:
-        sys.stderr.write(f"hint: {scrub(hint, secrets)}\n")
-    sys.stderr.flush()
+        env.stderr.write(f"hint: {safe_text(hint)}\n")
+    env.stderr.flush()
 
 
-def _secrets() -> list[str]:
-    return [os.environ.get("ASSEMBLYAI_API_KEY", ""), *_flag_secrets()]
+def _register_environment_secrets(env: Environment) -> None:
+    """The key and every variable whose name says secret: never printed by this run."""
+    from agentctl.render.redact import forget_secrets, register_secrets
+    from agentctl.spec.interpolate import secret_environment
 
-
-def _flag_secrets() -> list[str]:
-    from agentctl.cli.state import current_secrets
-
-    return current_secrets()
+    forget_secrets()  # one run's secrets: tests run many in one process
+    register_secrets(secret_environment(env.environ).values())
 
 
 def _silence_stdout() -> None:

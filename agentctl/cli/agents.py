@@ -24,7 +24,10 @@ from agentctl.cli.state import get_state
 from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from agentctl.api.client import AgentsAPI
+    from agentctl.render.output import Output
 
 
 class SortKey(StrEnum):
@@ -75,9 +78,28 @@ def create(
     created = []
     for doc in docs:
         record = api.create_agent(doc.data, known_ids=known.get(str(doc.data.get("name")), []))
+        if not allow_duplicate_name:
+            _settle_race(api, doc, record)
         created.append(record)
         out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
-    records.show_records(out, created, quiet_table=True)
+    records.show_result(out, None, created)
+
+
+def _settle_race(api: AgentsAPI, doc: Any, record: dict[str, Any]) -> None:
+    """Another run created the same name at the same time: the older agent stays
+    (api.converge); if that is the other run's, ours is deleted and the name is taken."""
+    from agentctl.api.converge import settle_create
+    from agentctl.errors import RejectedError
+
+    settled = settle_create(api, record)
+    if not settled.kept:
+        name = record.get("name")
+        raise RejectedError(
+            f"{doc.where(('name',))}: an agent named {name!r} was created by another run at "
+            f"the same time ({settled.record.get('id')}); this run's copy ({record.get('id')}) "
+            "was deleted",
+            hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply)",
+        )
 
 
 def list_(
@@ -97,26 +119,61 @@ def list_(
     state = get_state(ctx)
     out = state.output(output)
     api = state.api()
-    items = api.list_agents()
+    pages = _pages(api)
     if name:
-        items = [a for a in items if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
+        pages = ([a for a in page if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
+                 for page in pages)
     if sort is not None:
         field = {"name": "name", "created": "created_at", "updated": "updated_at"}[sort.value]
+        items = [a for page in pages for a in page]
         items.sort(key=lambda a: str(a.get(field, "")), reverse=sort != SortKey.name)
+        pages = (items[i:i + PAGE] for i in range(0, len(items), PAGE))
     if limit is not None:
-        items = items[:limit]
-    if output == OutputMode.wide:
-        records.show_wide(out, _details(api, items))
-    else:
-        records.show_list(out, items)
+        pages = _first(pages, limit)
+    if out.wide:
+        pages = _details(api, pages, out)
+    records.show_list(out, pages, empty=f"no agents match --name {name!r}" if name
+                      else "no agents")
 
 
-def _details(api: AgentsAPI, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Full records for -o wide, fetched a few at a time over the one client."""
+PAGE = 100  # rows written at a time once sorted (the service's pages are written as they come)
+
+
+def _pages(api: AgentsAPI) -> Iterator[list[dict[str, Any]]]:
+    """The agents, a page at a time as the service sends them."""
+    yield api.list_agents()
+
+
+def _first(pages: Iterable[list[dict[str, Any]]], limit: int) -> Iterator[list[dict[str, Any]]]:
+    left = limit
+    for page in pages:
+        if left <= 0:
+            return
+        yield page[:left]
+        left -= len(page)
+
+
+def _details(api: AgentsAPI, pages: Iterable[list[dict[str, Any]]], out: Output
+             ) -> Iterator[list[dict[str, Any]]]:
+    """Full records for -o wide, 8 GETs at a time over the one client's pool, page by page.
+
+    When the table is piped and stderr is a terminal, a count there says it is working.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
+    progress = out.is_tty(out.stderr) and not out.is_tty(out.stdout)
+    done = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda a: api.get_agent(str(a["id"])), items))
+        for page in pages:
+            records = list(pool.map(lambda a: api.get_agent(str(a["id"])), page))
+            done += len(records)
+            if progress:
+                out.stderr.write(f"\rfetched {done} agents' details")
+                out.stderr.flush()
+            yield records
+    if progress and done:
+        out.stderr.write("\r\x1b[K")
+        out.stderr.flush()
 
 
 def get(
@@ -154,21 +211,19 @@ def get(
 
 
 def _save_export(
-    out: Any, directory: Path, record: dict[str, Any], spec: Any, *, force: bool
+    out: Output, directory: Path, record: dict[str, Any], spec: Any, *, force: bool
 ) -> None:
     """DIR/<safe name>.yaml, written atomically; an existing file only with --force."""
     from agentctl.errors import UsageError
     from agentctl.fileio import path_in, write_atomic
-    from agentctl.render.output import to_json, to_yaml
 
-    as_json = out.mode == OutputMode.json
+    suffix, text = out.file_text(spec)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
-    target = path_in(directory, str(record.get("name") or record.get("id")),
-                     ".json" if as_json else ".yaml")
-    write_atomic(target, to_json(spec) + "\n" if as_json else to_yaml(spec), force=force)
+    target = path_in(directory, str(record.get("name") or record.get("id")), suffix)
+    write_atomic(target, text, force=force)
     out.success(f"saved agent {record.get('name')!r} to {target}")
 
 
@@ -208,17 +263,15 @@ def update(
         spec = apply_sets(current, set_)
     plan = plan_update(current, spec)
     if plan.empty:
-        out.success(f"no changes to agent {current.get('name')!r}")
-        if out.machine:
-            records.show_records(out, [current])
+        records.show_result(out, f"no changes to agent {current.get('name')!r}", [current])
         return
     records.show_diff(out, plan.changes, title=f"agent {current.get('name')!r} ({current['id']})")
     if dry_run:
         out.info(f"dry run: {len(plan.changes)} change(s) not sent")
         return
     updated = api.update_agent(str(current["id"]), plan.body)
-    out.success(f"updated agent {updated.get('name')!r} ({updated.get('id')})")
-    records.show_records(out, [updated], quiet_table=True)
+    records.show_result(out, f"updated agent {updated.get('name')!r} ({updated.get('id')})",
+                        [updated])
 
 
 def delete(
@@ -260,8 +313,6 @@ def delete(
         except NotFoundError:
             if not ignore_not_found:
                 raise
-        out.success(f"deleted agent {target.get('name')!r} ({target['id']})")
-        if out.mode in (OutputMode.name, OutputMode.id):
-            out.lines([str(target["id"] if out.mode == OutputMode.id else target.get("name"))])
+        out.result(f"deleted agent {target.get('name')!r} ({target['id']})", gone=[target])
 
 

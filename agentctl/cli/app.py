@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import inspect
+from typing import Annotated, Any
 
 import typer
 
-from agentctl import __version__
-from agentctl.cli import agents, complete, emulator, gitops, live, meta, profiles
+from agentctl.cli import (
+    agents,
+    complete,
+    emulator,
+    gitops,
+    live,
+    meta,
+    numbers,
+    profiles,
+    repo,
+    sessions,
+    testing,
+    webhooks,
+)
 from agentctl.cli.complete import complete_profiles
-from agentctl.cli.state import State
+from agentctl.cli.state import new_state
+from agentctl.settings import GLOBAL_OPTIONS, GlobalOption
 
 app = typer.Typer(
     name="agentctl",
@@ -21,47 +35,47 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
+    # `agentctl --version` is answered in cli.main before Typer is built; this is the
+    # same answer for a run that reaches the app (one implementation: print_version).
     if value:
-        import sys
+        from agentctl.cli import print_version
+        from agentctl.cli.state import get_state
 
-        sys.stdout.write(f"agentctl {__version__}\n")
+        print_version(get_state(ctx).env)
         raise typer.Exit()
 
 
-@app.callback()
-def root(
-    ctx: typer.Context,
-    profile: Annotated[str | None, typer.Option(
-        "--profile", "-p", envvar="AGENTCTL_PROFILE", help="Named profile from the config file.",
-        show_envvar=True, autocompletion=complete_profiles)] = None,
-    api_key: Annotated[str | None, typer.Option(
-        "--api-key", help="API key (default: $ASSEMBLYAI_API_KEY). Never echoed.",
-        show_default=False)] = None,
-    base_url: Annotated[str | None, typer.Option(
-        "--base-url", help="API host (default: https://agents.assemblyai.com; "
-        "$AGENTCTL_BASE_URL).")] = None,
-    local: Annotated[bool, typer.Option(
-        "--local", help="Use the embedded emulator ($AGENTCTL_LOCAL=1).")] = False,
-    timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Seconds per request (default 30; $AGENTCTL_TIMEOUT).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
-    = False,
-    debug: Annotated[bool, typer.Option(
-        "--debug", help="HTTP traffic (key redacted) and tracebacks on stderr.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output ($NO_COLOR).")]
-    = False,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")]
-    = False,
-) -> None:
-    # api_key/profile are read here and not from envvar= so that --help never shows them.
-    state = State(flags={
-        "profile": profile, "api_key": api_key, "base_url": base_url, "local": local,
-        "timeout": timeout, "verbose": verbose, "debug": debug, "no_color": no_color,
-    })
+def root(ctx: typer.Context, **flags: Any) -> None:
+    # The environment variables are read by settings.resolve, not by Typer (envvar=), so
+    # that --help never shows a key's value.
+    flags.pop("version", None)
+    state = new_state(ctx.obj, flags)
     ctx.obj = state
     ctx.call_on_close(state.close)
+
+
+def _global_parameter(option: GlobalOption) -> inspect.Parameter:
+    """A root parameter from its one declaration in settings.GLOBAL_OPTIONS."""
+    kind: Any = bool if not option.takes_value else option.kind | None
+    declared = typer.Option(
+        *option.flags, help=option.help_text(), show_default=False,
+        autocompletion=_COMPLETERS.get(option.complete or ""),
+    )
+    return inspect.Parameter(option.field, inspect.Parameter.KEYWORD_ONLY,
+                             default=False if kind is bool else None,
+                             annotation=Annotated[kind, declared])
+
+
+_COMPLETERS = {"profiles": complete_profiles}
+root.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+    inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+    *(_global_parameter(o) for o in GLOBAL_OPTIONS),
+    inspect.Parameter("version", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=(
+        Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                     help="Print the version and exit.")])),
+])
+app.callback()(root)
 
 
 # The registration table.
@@ -75,6 +89,14 @@ app.command("diff")(gitops.diff)
 app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)
 app.command("promote")(gitops.promote)
+app.command("init")(repo.init)
+app.command("export")(repo.export)
+app.command("test")(testing.test)
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(numbers.app, name="numbers")
+app.add_typer(numbers.calls_app, name="calls")
+app.add_typer(webhooks.app, name="webhooks")
+app.command("builtin-tools")(webhooks.builtin_tools)
 app.add_typer(profiles.app, name="config")
 app.add_typer(emulator.app, name="emulator")
 app.command("completion")(complete.completion)

@@ -87,8 +87,8 @@ def completion(
     ctx: typer.Context,
     shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)],
 ) -> None:
-    """Print the shell completion script (to install it, see the README)."""
-    get_state(ctx).output().lines([script(shell.value).rstrip("\n")])
+    """Print the shell completion script (to install it, see docs/configuration.md)."""
+    get_state(ctx).output().text(script(shell.value).rstrip("\n"))  # a text, many lines
 
 
 # -- Typer's shell classes, adjusted ---------------------------------------------------------
@@ -165,3 +165,64 @@ def complete_agents(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]
     if isinstance(source, str) and source:
         flags = {"profile": source}
     return agent_items(flags, incomplete or "")
+
+
+def complete_sessions(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Recent session ids (with agent and status as help) of the line's account."""
+    return _platform_items(ctx, "sessions", incomplete)
+
+
+def complete_numbers(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """The account's phone numbers (with their agent as help)."""
+    return _platform_items(ctx, "numbers", incomplete)
+
+
+def _platform_items(ctx: typer.Context, kind: str, incomplete: str) -> list[tuple[str, str]]:
+    """Never an error and never a word on stderr during Tab: on any failure, nothing."""
+    try:
+        params = ctx.find_root().params
+        flags = {k: params.get(k) for k in ("profile", "api_key", "base_url", "local",
+                                             "timeout")}
+        items = _fetch_platform(flags, kind)
+    except Exception:
+        return []
+    return [(value, help_) for value, help_ in items
+            if value.startswith(incomplete) and "\n" not in value and "\t" not in value]
+
+
+def _fetch_platform(flags: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+    import os
+
+    from agentctl import profiles
+    from agentctl.cli.tab import API_TIMEOUT
+    from agentctl.settings import resolve
+
+    config = profiles.load()
+    explicit = flags.get("profile") or os.environ.get("AGENTCTL_PROFILE")
+    name = explicit or config.current
+    profile = config.profile(name) if explicit and name else config.profiles.get(name or "", {})
+    settings = resolve(flags, os.environ, profile, name)
+    if settings.local:
+        db = profiles.data_dir() / "emulator.sqlite3"
+        if not db.exists():
+            return []
+        from agentctl.emulator.server import platform_records
+
+        rows = platform_records(db, "session" if kind == "sessions" else "number")
+    else:
+        if not settings.api_key:
+            return []
+        from agentctl.api import platform
+        from agentctl.api.client import AgentsAPI
+        from agentctl.api.retry import RetryPolicy
+        from agentctl.api.transport import build_client
+
+        with build_client(settings.base_url, settings.api_key, API_TIMEOUT,
+                          max_connections=1) as http:
+            api = AgentsAPI(http, RetryPolicy(attempts=1))
+            rows = list(platform.list_sessions(api, limit=50) if kind == "sessions"
+                        else platform.list_numbers(api, limit=200))
+    if kind == "sessions":
+        return [(str(r.get("id")), f"{r.get('status')} {r.get('created_at')}") for r in rows]
+    return sorted((str(r.get("phone_number")), str(r.get("agent_id") or "no agent"))
+                  for r in rows)

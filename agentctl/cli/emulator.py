@@ -45,7 +45,7 @@ def serve(
             "--faults",
             metavar="SPEC",
             help="Inject faults, e.g. '429=0.1:0,503=0.05,reset-before=0.05,"
-            "reset-after=0.05,slow=0.02:2s,ws-drop=0.01,seed=7' (see the README).",
+            "reset-after=0.05,slow=0.02:2s,ws-drop=0.01,seed=7' (see docs/emulator.md).",
             show_default=False,
         ),
     ] = None,
@@ -56,10 +56,18 @@ def serve(
             metavar="FILE.yaml",
             dir_okay=False,
             help="What the live session's agent hears and says, turn by turn (transcripts,"
-            " replies, tool calls; see the README). Default: it describes the audio.",
+            " replies, tool calls; see docs/emulator.md). Default: it describes the audio.",
             show_default=False,
         ),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve https (and wss) with a self-signed certificate made at start, next to"
+            " the --db file; clients trust it with --ca-cert PATH (needs openssl).",
+        ),
+    ] = False,
     allow_loopback_tools: Annotated[
         bool,
         typer.Option(
@@ -80,9 +88,9 @@ def serve(
 
     keys = list(api_key or [])
     if db is None:
-        from agentctl.profiles import data_dir
+        from agentctl.settings import emulator_db
 
-        db = data_dir() / "emulator.sqlite3"  # the same state as --local
+        db = emulator_db()  # the same state as --local
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -91,7 +99,7 @@ def serve(
         ) from exc
     try:
         run(host, port, db, api_keys=keys or None, faults=fault_config, live=live,
-            allow_loopback_tools=allow_loopback_tools)
+            allow_loopback_tools=allow_loopback_tools, tls=tls)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:
@@ -109,4 +117,4 @@ def _load_script(path: Path) -> object:
     try:
         return load_script(path)
     except ScriptError as exc:
-        raise SpecError(str(exc), hint="see the README: Live sessions (connect)") from None
+        raise SpecError(str(exc), hint="see docs/emulator.md: Live sessions") from None

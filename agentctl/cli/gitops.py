@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sys
+import shlex
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,8 +18,10 @@ from agentctl.exit_codes import ExitCode
 from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
+    from agentctl.api.client import AgentsAPI
     from agentctl.render.output import Output
     from agentctl.spec.load import SpecDocument
+    from agentctl.spec.plan import AgentPlan
 
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Also delete agents named --selector PREFIX* that no file defines.")]
@@ -29,8 +32,16 @@ SelectorOpt = Annotated[str | None, typer.Option(
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 3).")]
 ConcurrencyOpt = Annotated[int, typer.Option(
     "--concurrency", min=1, max=16, metavar="N", help="Requests in flight at once (1-16).")]
+class ReportMode(StrEnum):
+    """validate's -o: a report has no names or ids to list."""
+
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
 SpecOutputOpt = Annotated[
-    OutputMode,
+    ReportMode,
     typer.Option("--output", "-o", case_sensitive=False,
                  help="Output format: table (default), json or yaml."),
 ]
@@ -44,7 +55,7 @@ def validate(
     files: FilesOpt,
     env_file: EnvFileOpt = None,
     strict: StrictOpt = False,
-    output: SpecOutputOpt = OutputMode.table,
+    output: SpecOutputOpt = ReportMode.table,
 ) -> None:
     """Check spec files offline: every error with file:line and field, likely mistakes as
     warnings. Needs no key and no network; an unset ${VAR} is a warning."""
@@ -54,11 +65,9 @@ def validate(
 
     state = get_state(ctx)
     out = state.output(output)
-    if out.mode in (OutputMode.name, OutputMode.id):
-        raise UsageError(f"validate has no -o {out.mode.value}", hint="use -o json or -o yaml")
     if not files:
         raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
-    report = check_files(files, spec_environment(env_file), strict=strict, stdin=sys.stdin)
+    report = check_files(files, spec_environment(env_file), strict=strict, stdin=state.env.stdin)
     show_check(out, report)
     if report.failed:
         raise typer.Exit(int(ExitCode.SPEC))
@@ -83,7 +92,7 @@ def diff(
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = _read(files, env_file, out, prune=prune, selector=selector)
+    docs = _read(files, env_file, out, prune=prune, selector=selector, compare_only=True)
     plans = plan_documents(state.api(), docs, prune=prune, selector=selector,
                            concurrency=concurrency)
     show_diff(out, plans)
@@ -100,6 +109,10 @@ def apply(
     selector: SelectorOpt = None,
     yes: YesOpt = False,
     concurrency: ConcurrencyOpt = 8,
+    dedupe: Annotated[bool, typer.Option(
+        "--dedupe", help="Where several agents share a name the files define (left by a "
+        "race or --allow-duplicate-name), keep the oldest and delete the others; asks "
+        "first (--yes off a terminal).")] = False,
     output: OutputOpt = OutputMode.table,
 ) -> None:
     """Create the agents that are missing, update the ones that differ, leave the rest."""
@@ -110,6 +123,7 @@ def apply(
         show_applied,
         show_apply_start,
         show_dry_run,
+        show_interrupted,
     )
     from agentctl.spec.check import check_masked_creates
 
@@ -117,6 +131,8 @@ def apply(
     out = state.output(output)
     docs = _read(files, env_file, out, prune=prune, selector=selector)
     api = state.api()
+    if dedupe and not _dedupe(api, out, docs, yes=yes, dry_run=dry_run):
+        return
     plans = plan_documents(api, docs, prune=prune, selector=selector, concurrency=concurrency)
     check_masked_creates(docs, plans)
     if dry_run:
@@ -127,19 +143,53 @@ def apply(
         out.info("nothing applied")
         raise typer.Exit(int(ExitCode.USAGE))
     show_apply_start(out, plans)
+    landed: dict[str, str] = {}  # name -> id of each write that landed, as they land
     with progress(out, sum(1 for p in plans if p.writes), "applying") as advance:
-        result = apply_plans(api, plans, concurrency, lambda plan, agent_id: advance())
+        def written(plan: AgentPlan, agent_id: str) -> None:
+            landed[plan.name] = agent_id
+            advance()
+
+        try:
+            result = apply_plans(api, plans, concurrency, written)
+        except KeyboardInterrupt:
+            again = shlex.join(["agentctl", "apply", *(a for f in files for a in ("-f", f))])
+            show_interrupted(out, plans, dict(landed), again)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     show_applied(out, plans, result.ids, failed=bool(result.failures))
     if result.failures:
         raise result.failures[0]
 
 
+def _dedupe(api: AgentsAPI, out: Output, docs: Sequence[SpecDocument], *, yes: bool,
+            dry_run: bool) -> bool:
+    """`apply --dedupe`: each name's extra agents deleted after a confirmation. False when
+    apply should stop here (a dry run: the plan needs the duplicates gone)."""
+    from agentctl.api.converge import delete_extras, find_duplicates
+    from agentctl.render.plans import show_duplicates
+
+    names = [str(doc.data.get("name")) for doc in docs]
+    duplicates = find_duplicates(api.list_agents(), names)
+    if not duplicates:
+        out.info("dedupe: no name the files define has more than one agent")
+        return True
+    extras = show_duplicates(out, duplicates)
+    if dry_run:
+        out.info(f"dry run: {extras} duplicate agent(s) would be deleted; nothing was sent")
+        return False
+    if not yes and not out.confirm(f"Delete {extras} duplicate agent(s)?"):
+        out.info("nothing applied")
+        raise typer.Exit(int(ExitCode.USAGE))
+    deleted = delete_extras(api, duplicates)
+    out.success(f"dedupe: deleted {len(deleted)} duplicate agent(s)")
+    return True
+
+
 def _read(
     files: Sequence[str], env_file: Path | None, out: Output, *, prune: bool,
-    selector: str | None,
+    selector: str | None, compare_only: bool = False,
 ) -> list[SpecDocument]:
     """--prune and --selector checked, then every document loaded and validated (before
-    any request), then their names."""
+    any request), then their names. `compare_only`: for diff (see `read_specs`)."""
     from agentctl.errors import UsageError
     from agentctl.spec.check import check_names
 
@@ -151,7 +201,7 @@ def _read(
         )
     if selector is not None and not selector.strip():
         raise UsageError("--selector must not be empty")
-    docs = read_specs(files, env_file, out)
+    docs = read_specs(files, env_file, out, compare_only=compare_only)
     check_names(docs, selector)
     return docs
 

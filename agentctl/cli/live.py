@@ -18,9 +18,6 @@ if TYPE_CHECKING:
     from agentctl.session.audio import AudioSink, AudioSource
     from agentctl.session.runner import SessionResult, Until
 
-INLINE_FIELDS = ("system_prompt", "greeting", "input", "output", "tools", "llm",
-                 "pre_connect_requests")
-IGNORED_QUIETLY = ("name", "voice", "id", "created_at", "updated_at")
 TIMEOUT_SLACK = 60.0  # beyond the input's own length, for --audio-in FILE
 FORMATS = ("text", "jsonl")
 
@@ -78,6 +75,7 @@ def connect(
     from agentctl.protocol import audio_format
     from agentctl.render.live import TranscriptView, show_report
     from agentctl.render.output import OutputMode
+    from agentctl.session.inline import trailing_silence_ms
     from agentctl.session.runner import LiveSession, SessionPlan, Until
     from agentctl.session.tools import parse_tools
     from agentctl.session.ws import is_loopback_url, ws_url
@@ -136,7 +134,7 @@ def connect(
             from agentctl.session.audio import Speaker
 
             sink = Speaker(out_rate)
-        trailing_ms = _trailing_silence_ms(config)
+        trailing_ms = trailing_silence_ms(config)
         timeout = timeout_session
         if timeout is None and duration is not None:
             timeout = (duration * 1000 + trailing_ms) / 1000 / speed + TIMEOUT_SLACK
@@ -241,10 +239,9 @@ def _came(result: SessionResult, stop: Until) -> str:
 def _inline_config(state: State, files: list[str], env_file: Path | None,
                    out: Output) -> tuple[dict[str, Any], dict[str, Any]]:
     """One spec document -> (its configuration, the inline `session` to send)."""
-    import copy
-
     from agentctl.cli.specs import spec_environment
     from agentctl.errors import UsageError
+    from agentctl.session.inline import inline_session
     from agentctl.session.ws import is_loopback_url
     from agentctl.spec.load import load_specs
     from agentctl.spec.validate import validate_documents
@@ -256,33 +253,10 @@ def _inline_config(state: State, files: list[str], env_file: Path | None,
         out.warn(warning)
     if len(docs) != 1:
         raise UsageError(f"connect -f takes one agent spec; {len(docs)} documents given")
-    doc = docs[0]
-    data = doc.data
-    if "system_prompt" not in data:
-        raise doc.error(("system_prompt",), "field required (an inline session needs one)")
-    session = {k: copy.deepcopy(data[k]) for k in INLINE_FIELDS if k in data}
-    for tool in session.get("tools") or []:
-        if isinstance(tool, dict):
-            tool.pop("id", None)
-    voice = data.get("voice")
-    if isinstance(voice, dict) and isinstance(voice.get("voice_id"), str):
-        output = dict(session.get("output") or {})
-        output.setdefault("voice", voice["voice_id"])
-        session["output"] = output
-    for key in data:
-        if key not in INLINE_FIELDS and key not in IGNORED_QUIETLY:
-            out.warn(f"{doc.where((key,))}: {key}: not part of an inline session; ignored")
-    return data, session
-
-
-def _trailing_silence_ms(config: dict[str, Any]) -> int:
-    """Silence after --input so the turn surely ends: past min_silence and max_silence."""
-    part = config.get("input")
-    td = part.get("turn_detection") if isinstance(part, dict) else None
-    td = td if isinstance(td, dict) else {}
-    low = td.get("min_silence") if isinstance(td.get("min_silence"), int) else 1000
-    high = td.get("max_silence") if isinstance(td.get("max_silence"), int) else 3000
-    return max(low + 500, high)
+    session, warnings = inline_session(docs[0])
+    for warning in warnings:
+        out.warn(warning)
+    return docs[0].data, session
 
 
 def _source(input_: str | None, rate: int) -> tuple[AudioSource, float | None]:

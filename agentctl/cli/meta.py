@@ -1,7 +1,8 @@
-"""schema: the JSON Schema of a spec file, for editors (completion and checking)."""
+"""schema: the JSON Schema of a spec file (or a test file), for editors."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -10,14 +11,23 @@ from agentctl.cli.state import get_state
 from agentctl.render.output import OutputMode
 
 
+class SchemaKind(StrEnum):
+    agent = "agent"
+    test = "test"
+
+
 def schema(
     ctx: typer.Context,
     output: Annotated[OutputMode, typer.Option(
         "--output", "-o", case_sensitive=False, help="json (default) or yaml.")]
     = OutputMode.json,
+    kind: Annotated[SchemaKind, typer.Option(
+        "--kind", case_sensitive=False,
+        help="agent: a spec file; test: a test file (agentctl test).")] = SchemaKind.agent,
 ) -> None:
     """Print the JSON Schema of a spec file, e.g. agentctl schema > agent.schema.json."""
+    from agentctl.spec.testfile import load_test_schema
     from agentctl.spec.validate import load_schema
 
-    out = get_state(ctx).output(OutputMode.yaml if output == OutputMode.yaml else OutputMode.json)
-    out.data(load_schema())
+    out = get_state(ctx).output(output)
+    out.data(load_test_schema() if kind == SchemaKind.test else load_schema(), people="json")

@@ -9,7 +9,7 @@ import typer
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.options import OutputOpt
 from agentctl.cli.state import get_state
-from agentctl.render.output import OutputMode
+from agentctl.render.output import OutputMode, View
 
 app = typer.Typer(
     help="Profiles: a base URL and where the key comes from, per account.",
@@ -23,6 +23,11 @@ def _target(ctx: typer.Context) -> str:
 
     state = get_state(ctx)
     return check_name(state.profile_name or "default")
+
+
+PROFILES = View(("CURRENT", "NAME", "BASE URL", "KEY"), lambda rows: [
+    ("*" if r["current"] else "", r["name"], r["base_url"] or "(default)", r["key"])
+    for r in rows])
 
 
 @app.command("list")
@@ -40,15 +45,7 @@ def list_profiles(ctx: typer.Context, output: OutputOpt = OutputMode.table) -> N
             "base_url": values.get("base_url", ""),
             "key": _key_source(values),
         })
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data(rows)
-    elif out.mode in (OutputMode.name, OutputMode.id):
-        out.lines(r["name"] for r in rows)
-    else:
-        out.table(("CURRENT", "NAME", "BASE URL", "KEY"), [
-            ("*" if r["current"] else "", r["name"], r["base_url"] or "(default)", r["key"])
-            for r in rows
-        ])
+    out.records([rows], view=PROFILES, id_key="name")  # a profile's name is its id
 
 
 def _key_source(values: dict) -> str:
@@ -75,12 +72,8 @@ def show(
     if "api_key" in values:
         values["api_key"] = "***"
     record = {"name": target, "current": target == state.config.current, **values}
-    if out.mode in (OutputMode.table, OutputMode.wide):
-        out.table(("SETTING", "VALUE"), [(k, str(v)) for k, v in record.items()])
-    elif out.mode in (OutputMode.name, OutputMode.id):
-        out.lines([target])
-    else:
-        out.data(record)
+    out.record(record, summary=lambda r: [(k, str(v)) for k, v in r.items()],
+               id_key="name", headers=("SETTING", "VALUE"))
 
 
 @app.command("set")

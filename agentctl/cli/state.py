@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,19 +12,20 @@ if TYPE_CHECKING:
     from agentctl.emulator.server import RunningEmulator
     from agentctl.profiles import Config
     from agentctl.render.output import Output, OutputMode
-    from agentctl.settings import Settings
-
-_SECRETS: list[str] = []
+    from agentctl.settings import Environment, Settings
 
 
-def current_secrets() -> list[str]:
-    """The key of this run, so error text can be scrubbed of it."""
-    return list(_SECRETS)
+def _secret(value: str | None) -> None:
+    """The key of this run: scrubbed from everything printed (render.redact)."""
+    from agentctl.render.redact import register_secret
+
+    register_secret(value)
 
 
 @dataclass
 class State:
     flags: dict[str, Any]
+    env: Environment
     _settings: Settings | None = None
     _config: Config | None = None
     _api: AgentsAPI | None = None
@@ -40,37 +40,33 @@ class State:
         if self._config is None:
             from agentctl import profiles
 
-            self._config = profiles.load()
+            self._config = profiles.load(profiles.config_path(self.env.environ))
             for warning in self._config.warnings:
                 self.output().warn(warning)
         return self._config
 
     @property
     def profile_name(self) -> str | None:
-        return self.flags.get("profile") or os.environ.get("AGENTCTL_PROFILE") or (
-            self.config.current
-        )
+        from agentctl.settings import profile_name
+
+        return profile_name(self.flags, self.env.environ, self.config)[0]
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from agentctl.settings import resolve
+            from agentctl.settings import for_run
 
-            name = self.profile_name
-            explicit = self.flags.get("profile") or os.environ.get("AGENTCTL_PROFILE")
-            profile = self.config.profile(name) if explicit and name else (
-                self.config.profiles.get(name or "", {})
-            )
-            self._settings = resolve(self.flags, os.environ, profile, name)
-            if self._settings.api_key:
-                _SECRETS.append(self._settings.api_key)
+            self._settings = for_run(self.flags, self.env.environ, self.config)
+            _secret(self._settings.api_key)
         return self._settings
 
     def output(self, mode: OutputMode | str | None = None) -> Output:
         from agentctl.render.output import Output, OutputMode
+        from agentctl.settings import no_color
 
-        no_color = bool(self.flags.get("no_color")) or "NO_COLOR" in os.environ
-        return Output(OutputMode(mode or OutputMode.table), no_color=no_color)
+        return Output(OutputMode(mode or OutputMode.table),
+                      no_color=no_color(self.flags, self.env.environ),
+                      stdout=self.env.stdout, stderr=self.env.stderr, stdin=self.env.stdin)
 
     # -- the API ----------------------------------------------------------------------
     def api(self) -> AgentsAPI:
@@ -79,26 +75,12 @@ class State:
         return self._api
 
     def api_for(self, profile_name: str) -> AgentsAPI:
-        """A client for a named profile (`promote --from/--to`), one per profile per run.
-
-        The profile's own base URL and key win over $AGENTCTL_BASE_URL and
-        $ASSEMBLYAI_API_KEY here: those would otherwise point both sides of a promote at
-        one account. A profile that sets neither still falls back to them.
-        """
+        """A client for a named profile (`promote --from/--to`), one per profile per run."""
         if profile_name not in self._apis:
-            from agentctl.settings import resolve
+            from agentctl.settings import for_profile
 
-            profile = self.config.profile(profile_name)
-            env = dict(os.environ)
-            if profile.get("api_key") or profile.get("api_key_env"):
-                env.pop("ASSEMBLYAI_API_KEY", None)
-            if profile.get("base_url") or "local" in profile:
-                env.pop("AGENTCTL_BASE_URL", None)
-                env.pop("AGENTCTL_LOCAL", None)
-            flags = {k: self.flags.get(k) for k in ("timeout", "verbose", "debug", "no_color")}
-            settings = resolve(flags, env, profile, profile_name)
-            if settings.api_key:
-                _SECRETS.append(settings.api_key)
+            settings = for_profile(self.flags, self.env.environ, self.config, profile_name)
+            _secret(settings.api_key)
             self._apis[profile_name] = self._build_api(settings, profile_name)
         return self._apis[profile_name]
 
@@ -121,7 +103,8 @@ class State:
             )
         out = self.output()
         log = out.info if (settings.debug or settings.verbose) else None
-        http = build_client(base_url, settings.api_key, settings.timeout, log=log)
+        http = build_client(base_url, settings.api_key, settings.timeout, log=log,
+                            ca_cert=settings.ca_cert)
         self._closers.append(http.close)
         return AgentsAPI(http, on_retry=out.warn if log else None)
 
@@ -133,11 +116,13 @@ class State:
         if self._local is not None:
             return self._local.base_url
         from agentctl.emulator import server
-        from agentctl.profiles import data_dir
+        from agentctl.settings import emulator_db
 
-        directory = data_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        running = server.start(db_path=directory / "emulator.sqlite3", live=self.local_live)
+        db = emulator_db(self.env.environ)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        if not self.settings.debug:
+            _quiet_embedded_emulator()
+        running = server.start(db_path=db, live=self.local_live)
         self._local = running
         self._closers.append(running)
         return running.base_url
@@ -149,9 +134,29 @@ class State:
         self._closers.clear()
 
 
+def _quiet_embedded_emulator() -> None:
+    """The --local emulator shares our stderr: its server's log (a request cut short by
+    Ctrl-C, a connection closed at exit) must not print there. Python's last-resort
+    handler prints a record nothing else handles; a NullHandler handles it. --debug keeps
+    them. (Its real faults are still counted: `RunningEmulator.errors`.)"""
+    import logging
+
+    for name in ("agentctl.emulator", "asyncio"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+
+
 def get_state(ctx: typer.Context) -> State:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, State):  # a subcommand invoked without the root callback
-        obj = State(flags={})
-        ctx.find_root().obj = obj
-    return obj
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):  # a subcommand invoked without the root callback
+        root.obj = new_state(root.obj, {})
+    return root.obj
+
+
+def new_state(obj: object, flags: dict[str, Any]) -> State:
+    """The run's State, on the Environment that `cli.main` passed as the context's obj."""
+    from agentctl.settings import Environment
+
+    env = obj if isinstance(obj, Environment) else Environment.from_process()
+    return State(flags=flags, env=env)

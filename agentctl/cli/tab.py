@@ -23,7 +23,7 @@ from typing import Any
 PROG = "agentctl"
 COMPLETE_VAR = "_AGENTCTL_COMPLETE"
 FAST_VAR = "_AGENTCTL_COMPLETE_FAST"  # "0": always through Typer (for tests)
-API_TIMEOUT = 1.5  # seconds per phase (connect, read) of the one list request
+API_TIMEOUT = 1.5  # seconds, wall clock, for the one list request (connect to last byte)
 CACHE_TTL = 30.0  # seconds a fetched list of agents is offered without asking again
 STALE_TTL = 24 * 3600.0  # an older list is still offered when the API cannot be reached
 TREE_FORMAT = 1
@@ -355,11 +355,20 @@ def agent_items(flags: dict[str, Any], incomplete: str) -> list[Item]:
 
 
 def candidates(agents: list[tuple[str, str]], incomplete: str) -> list[Item]:
+    """A name with control characters (or a line break) is offered as its id instead: the
+    shell would write it raw to the terminal. Help texts are escaped."""
+    from agentctl.render.redact import safe_text
+
     counts: dict[str, int] = {}
     for _, name in agents:
         counts[name] = counts.get(name, 0) + 1
     found: dict[str, str] = {}
-    for agent_id, name in agents:
+    for agent_id, raw_name in agents:
+        name = safe_text(raw_name, keep_newlines=False)
+        if name != raw_name:
+            counts[name] = 2  # not offerable as typed: the id stands in
+        if safe_text(agent_id, keep_newlines=False) != agent_id:
+            continue
         if name and counts[name] == 1:
             if name.startswith(incomplete):
                 found[name] = agent_id
@@ -374,28 +383,20 @@ def candidates(agents: list[tuple[str, str]], incomplete: str) -> list[Item]:
 def _agents(flags: dict[str, Any]) -> list[tuple[str, str]]:
     """(id, name) of every agent in the account the flags/env/profile point at."""
     from agentctl import profiles
-    from agentctl.settings import resolve
+    from agentctl.settings import emulator_db, for_run
 
-    config = profiles.load()  # its warnings are not printed: never a word during Tab
-    # The profile, chosen as State.settings chooses it (State itself would import Typer).
-    explicit = flags.get("profile") or os.environ.get("AGENTCTL_PROFILE")
-    name = explicit or config.current
-    profile = config.profile(name) if explicit and name else config.profiles.get(name or "", {})
-    settings = resolve(flags, os.environ, profile, name)
+    # The settings as every command resolves them (State itself would import Typer); the
+    # config file's warnings are not printed: never a word during Tab.
+    settings = for_run(flags, os.environ, profiles.load())
     if settings.local:
-        db = profiles.data_dir() / "emulator.sqlite3"
-        return _local_agents(db) if db.exists() else []
+        from agentctl.emulator.server import agent_names
+
+        db = emulator_db()
+        return agent_names(db) if db.exists() else []
     if not settings.api_key:
         return []
     key = settings.api_key
     return _cached(_cache_file(settings.base_url, key), lambda: _fetch(settings.base_url, key))
-
-
-def _local_agents(db: Path) -> list[tuple[str, str]]:
-    from agentctl.emulator.store import Store
-
-    with Store(db, busy_timeout_ms=500) as store:
-        return [(a["id"], a["name"]) for a in store.list_agents()]
 
 
 def _fetch(base_url: str, api_key: str) -> list[tuple[str, str]]:
@@ -439,18 +440,11 @@ def _cached(path: Path, fetch: Callable[[], list[tuple[str, str]]]) -> list[tupl
 
 
 def write_private(path: Path, text: str) -> None:
-    """Atomic, mode 600; a cache that cannot be written is no error."""
-    import tempfile
+    """fileio's private atomic write; a cache that cannot be written is no error."""
+    import contextlib
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass
+    from agentctl.errors import UsageError
+    from agentctl.fileio import write_private as write
+
+    with contextlib.suppress(UsageError, OSError):
+        write(path, text)

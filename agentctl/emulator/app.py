@@ -23,12 +23,13 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentctl.emulator import tokens as tokens_mod
+from agentctl.emulator.limits import MAX_REQUEST_LOG, append_bounded
 from agentctl.emulator.openapi import openapi_json
 from agentctl.emulator.store import Store
 from agentctl.spec.rules import MASK, Problem, check_agent
@@ -122,6 +123,7 @@ class EmulatorState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     tokens: tokens_mod.TokenRegistry = field(default_factory=tokens_mod.TokenRegistry)
+    platform: Any = None  # numbers, calls, sessions, webhooks: `platform.Platform`
 
 
 def key_from_authorization(header: str | None) -> tuple[str | None, str | None]:
@@ -254,7 +256,8 @@ class RequestLogMiddleware:
                 status = 403
             if status is not None and not logged:
                 logged = True
-                self.log.append({"method": method, "path": scope["path"], "status": status})
+                append_bounded(self.log, {"method": method, "path": scope["path"],
+                                          "status": status}, MAX_REQUEST_LOG)
             await send(message)
 
         await self.app(scope, receive, send_and_log)
@@ -285,6 +288,9 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: no one to answer, no fault of ours.
+            log.debug("emulator: client left during %s %s", scope["method"], scope["path"])
         except Exception as exc:
             self.errors.append(exc)
             log.exception("emulator: unexpected error on %s %s", scope["method"], scope["path"])
@@ -616,6 +622,7 @@ def create_app(
     requests: list[dict[str, Any]] | None = None,
     extra_routes: RouteFactory | None = None,
     live: Any = None,
+    platform: Any = None,
 ) -> Starlette:
     """The emulator as an ASGI app over `store`.
 
@@ -645,6 +652,9 @@ def create_app(
 
     live_route_list, live_service = live_routes(state, live)
     routes.extend(live_route_list)
+    from agentctl.emulator.platform import platform_routes
+
+    routes.extend(platform_routes(state, live_service.options, platform))
     if extra_routes is not None:
         routes.extend(extra_routes(state))
     app = Starlette(

@@ -43,8 +43,9 @@ unknown `call_id`); a session that outlived its window answers a resume with
 Test hooks (`LiveOptions`): `speed`, `resume_window`, `resume_buffer`, `rate_guard`,
 `max_sessions`, and `drop_after_events=N`, which closes the first bound socket (code 1011,
 no `session.ended`) once it has sent N events (0: before `session.ready`), once.
-`LiveService.history` keeps every session; `Session.log` (`SessionLog`) is what happened
-in one: turns, transcripts, tool calls, audio both ways, timings, the close reason.
+`LiveService.history` keeps the newest sessions (emulator/limits.py); `Session.log`
+(`SessionLog`) is what happened in one: turns, transcripts, tool calls, audio both ways,
+timings, the close reason. `Session.recorder` feeds the Sessions API (emulator/sessions.py).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ from agentctl.emulator.app import (
     deep_merge,
     key_from_authorization,
 )
+from agentctl.emulator.limits import MAX_SESSION_HISTORY, append_bounded
 from agentctl.emulator.script import Script, ToolCallStep, load_script, parse_script, render
 from agentctl.emulator.speech import (
     CHUNK_MS,
@@ -414,6 +416,9 @@ class Session:
         self.id = new_id(P.SESSION_PREFIX)
         self.config = config
         self.owner = owner  # the API key that opened it (None: a temporary token)
+        # The Sessions API's record of this session (emulator/sessions.py): four hooks,
+        # started/client_event/server_event/ended.
+        self.recorder = service.state.platform.recorder
         self.pace = service.options.pace
         self.script = service.options.script
         self.loop = asyncio.get_running_loop()
@@ -504,6 +509,7 @@ class Session:
         keep the event for the resume, after whatever is kept already."""
         event.setdefault("timestamp", time.time())
         self.log.events.append((self.now(), event["type"]))
+        self.recorder.server_event(self.id, event)
         async with self._out:
             if self.backlog or not await self._send_now(event):
                 self._keep(event)
@@ -568,6 +574,7 @@ class Session:
         event = {"type": P.SESSION_ENDED, "session_duration_seconds": round(duration, 3),
                  "audio_duration_seconds": None, "timestamp": time.time()}
         self.log.events.append((self.now(), P.SESSION_ENDED))
+        self.recorder.server_event(self.id, event)
         async with self._out:
             await self._send_now(event)
         if conn is not None:
@@ -578,6 +585,7 @@ class Session:
         self.end_reason = reason
         self.log.end_reason = reason
         self.log.ended_at = time.time()
+        self.recorder.ended(self.id, reason, self.config)
         self.backlog.clear()
         if self.agent_task is not None:
             self.agent_task.cancel()
@@ -591,6 +599,7 @@ class Session:
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         self.received.append(str(kind))
+        self.recorder.client_event(self.id, event)
         try:
             if kind == P.INPUT_AUDIO:
                 await self._audio(event)
@@ -1061,6 +1070,9 @@ class LiveService:
         except ValueError:
             await bad("a message must be a JSON object")
             return None
+        except RecursionError:  # json.loads recurses per level: a client's message, not a bug
+            await bad("a message must be a JSON object (this one is nested too deeply)")
+            return None
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             await bad("a message must be a JSON object with a `type`")
             return None
@@ -1095,7 +1107,8 @@ class LiveService:
         session = Session(self, config, credential.key)
         session.received.append(kind)
         self.sessions[session.id] = session
-        self.history.append(session)
+        append_bounded(self.history, session, MAX_SESSION_HISTORY)
+        session.recorder.started(session.id, config.get("agent_id"), config)
         if self._drop_pending:
             self._drop_pending = False
             conn.drop_after = self.options.drop_after_events

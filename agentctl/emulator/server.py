@@ -63,6 +63,7 @@ class RunningEmulator:
         store: Store,
         app: Starlette,
         temp_dir: str | None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self._sock = sock
         self.port: int = sock.getsockname()[1]
@@ -71,6 +72,7 @@ class RunningEmulator:
         self.app = app
         self.db_path = store.path
         self._temp_dir = temp_dir
+        self.tls = tls  # (certificate, key) files: https and wss
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,11 +86,13 @@ class RunningEmulator:
 
     @property
     def base_url(self) -> str:
-        return f"http://{_url_host(self.host)}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{_url_host(self.host)}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{_url_host(self.host)}:{self.port}/v1/ws"
+        scheme = "wss" if self.tls else "ws"
+        return f"{scheme}://{_url_host(self.host)}:{self.port}/v1/ws"
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -174,6 +178,9 @@ class RunningEmulator:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
+        from agentctl.emulator.reasons import install as install_reason_phrases
+
+        install_reason_phrases()  # `HTTP/1.1 401 Unauthorized`, not `HTTP/1.1 401 `
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         config = Config()
@@ -183,6 +190,8 @@ class RunningEmulator:
         config.errorlog = logging.getLogger("agentctl.emulator.server")
         config.graceful_timeout = 2.0
         config.include_server_header = False
+        if self.tls is not None:
+            config.certfile, config.keyfile = (str(p) for p in self.tls)
         await serve(self.app, config, shutdown_trigger=self._until_stopped, mode="asgi")
 
     async def _until_stopped(self) -> None:
@@ -199,6 +208,7 @@ def start(
     *,
     api_keys: Collection[str] | None = None,
     faults: str | FaultConfig | None = None,
+    tls: bool | tuple[Path, Path] | None = None,
     **options: Any,
 ) -> RunningEmulator:
     """Start an emulator in a background thread; returns once it accepts connections.
@@ -219,6 +229,10 @@ def start(
     if db_path is None:
         temp_dir = tempfile.mkdtemp(prefix="agentctl-emulator-")
         db_path = Path(temp_dir) / "emulator.sqlite3"
+    if tls is True:  # a certificate made now, next to the database (emulator/tls.py)
+        from agentctl.emulator.tls import make_certificate
+
+        tls = make_certificate(Path(db_path).parent, host)
     store: Store | None = None
     sock = None
     try:
@@ -234,7 +248,8 @@ def start(
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
-    emulator = RunningEmulator(sock=sock, host=host, store=store, app=app, temp_dir=temp_dir)
+    emulator = RunningEmulator(sock=sock, host=host, store=store, app=app, temp_dir=temp_dir,
+                               tls=tls or None)
     emulator._start()
     return emulator
 
@@ -260,6 +275,10 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
+        if emulator.tls is not None:
+            cert = emulator.tls[0]
+            print(f"TLS certificate: {cert} (trust it: --ca-cert {cert})", file=sys.stderr,
+                  flush=True)
         injected = emulator.app.state.faults
         if injected is not None:
             print(f"Injecting faults: {injected.describe()}", file=sys.stderr, flush=True)
@@ -284,3 +303,24 @@ def serve(
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def agent_names(db_path: Path) -> list[tuple[str, str]]:
+    """(id, name) of each agent in an emulator database, read without serving it: Tab
+    completion under --local (the store is the emulator's own; callers go through here)."""
+    from agentctl.emulator.store import Store
+
+    with Store(db_path, busy_timeout_ms=500) as store:
+        return [(a["id"], a["name"]) for a in store.list_agents()]
+
+
+def platform_records(db_path: Path, kind: str) -> list[dict[str, Any]]:
+    """The records of one kind ("session", "number", ...) in an emulator database, newest
+    first, read without serving it: Tab completion under --local."""
+    from agentctl.emulator.resources import ResourceStore
+
+    store = ResourceStore(db_path)
+    try:
+        return [record for _, record in store.items(kind)]
+    finally:
+        store.close()

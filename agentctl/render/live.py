@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import unicodedata
 from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.render.output import plain_table
+from agentctl.render.redact import safe_text
 from agentctl.session import events as ev
 
 if TYPE_CHECKING:
@@ -27,12 +27,6 @@ if TYPE_CHECKING:
 
 CLEAR_LINE = "\r\x1b[2K"
 MAX_CELL = 48
-
-
-def printable(text: Any) -> str:
-    """Server text for a terminal: control characters escaped, never sent raw."""
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else ch.encode(
-        "unicode_escape").decode("ascii") for ch in str(text))
 
 
 class TranscriptView:
@@ -57,31 +51,31 @@ class TranscriptView:
         if kind == ev.SESSION_READY and event.get("session_id") != self._session:
             self._session = str(event.get("session_id"))
             if self.verbose:
-                self.info(f"session {printable(self._session)}")
+                self.info(f"session {self._session}")
         if not self.show:
             return
         if kind == ev.SPEECH_STARTED:
             self._show_status("(you are speaking)")
         elif kind == ev.USER_DELTA:
-            self._show_status(f"user: {printable(event.get('text', ''))} …")
+            self._show_status(f"user: {event.get('text', '')} …")
         elif kind == ev.USER_FINAL:
-            self._line(f"user: {printable(event.get('text', ''))}", "cyan")
+            self._line(f"user: {event.get('text', '')}", "cyan")
         elif kind == ev.REPLY_STARTED:
             self._show_status("(agent is speaking)")
         elif kind == ev.AGENT_DELTA:
             reply = str(event.get("reply_id"))
             said = self._caption.get(reply, "") + str(event.get("delta") or "")
             self._caption[reply] = said
-            self._show_status(f"agent: {printable(said.strip())} …")
+            self._show_status(f"agent: {said.strip()} …")
         elif kind == ev.AGENT_FINAL:
             self._caption.pop(str(event.get("reply_id")), None)
-            words = [printable(event.get("text") or "")]
+            words = [str(event.get("text") or "")]
             if event.get("interrupted"):
                 words.append("[interrupted]")
             self._line("agent: " + " ".join(w for w in words if w), "green")
         elif kind == ev.REPLY_ERROR:
-            self._line(f"-- the agent's reply failed: {printable(event.get('message'))} "
-                       f"({printable(event.get('code'))}) --", "yellow")
+            self._line(f"-- the agent's reply failed: {event.get('message')} "
+                       f"({event.get('code')}) --", "yellow")
         elif kind == ev.REPLY_DONE:
             self._clear()
         elif kind == ev.TOOL_CALL and self.live:
@@ -109,6 +103,7 @@ class TranscriptView:
     def _show_status(self, text: str) -> None:
         if not self.live:
             return
+        text = safe_text(text, keep_newlines=False)
         # One line: a longer caption shows its end (the words being spoken).
         width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
         if len(text) > width:
@@ -160,7 +155,7 @@ def show_report(out: Output, report: dict[str, Any], *, jsonl: bool) -> None:
             ["TURN", "TO REPLY", "TO AUDIO", "(SERVICE)", "STATUS", "USER", "AGENT"], rows))
     replies = totals["replies"]
     parts = [
-        f"session {printable(report.get('session_id') or '-')}: {totals['duration_s']:.1f} s",
+        f"session {report.get('session_id') or '-'}: {totals['duration_s']:.1f} s",
         f"{totals['user_turns']} user turn(s)",
         f"{replies} repl{'y' if replies == 1 else 'ies'}"
         + (" and the greeting" if totals.get("greeting") else "")
@@ -182,10 +177,10 @@ def show_report(out: Output, report: dict[str, Any], *, jsonl: bool) -> None:
                      f" {totals['tool_calls_unanswered']} unanswered,"
                      f" {totals['tool_calls_failed']} failed")
     parts.extend(_connection_trouble(totals))
-    stream.write("; ".join(parts) + "\n")
+    stream.write(safe_text("; ".join(parts)) + "\n")
     for call in report.get("unanswered_tool_calls") or []:
-        stream.write(f"unanswered tool call: {printable(call.get('name'))} "
-                     f"({printable(call.get('call_id'))})\n")
+        stream.write(safe_text(
+            f"unanswered tool call: {call.get('name')} ({call.get('call_id')})") + "\n")
     stream.flush()
 
 

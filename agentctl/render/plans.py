@@ -54,7 +54,10 @@ def show_diagnostics(out: Output, items: Sequence[dict[str, Any]], summary: str)
 
 def check_summary(report: CheckReport) -> str:
     """`2 files, 3 agents: 1 error, 0 warnings`, and why warnings fail under --strict."""
-    summary = (f"{plural(len(report.files), 'file')}, {plural(report.agents, 'agent')}: "
+    counted = plural(report.agents, 'agent')
+    if report.tests:
+        counted += f", {plural(report.tests, 'test file')}"
+    summary = (f"{plural(len(report.files), 'file')}, {counted}: "
                f"{plural(report.errors, 'error')}, {plural(report.warnings, 'warning')}")
     if report.strict and report.warnings:
         summary += " (--strict: warnings fail)"
@@ -209,6 +212,37 @@ def show_applied(
                    dry_run=False)
 
 
+def show_duplicates(out: Output, duplicates: Sequence[Any]) -> int:
+    """`apply --dedupe`: per name, the agent kept (the oldest) and those to delete, on
+    stderr; returns how many would be deleted."""
+    count = 0
+    for dup in duplicates:
+        out.info(f"{dup.name!r}: keeping {dup.keep.get('id')} (the oldest, created "
+                 f"{dup.keep.get('created_at')})")
+        for extra in dup.extras:
+            count += 1
+            out.warn(f"{dup.name!r}: duplicate {extra.get('id')} (created "
+                     f"{extra.get('created_at')}) will be deleted")
+    return count
+
+
+def show_interrupted(
+    out: Output, plans: Sequence[AgentPlan], ids: dict[str, str], again: str
+) -> None:
+    """Ctrl-C during apply (on stderr): what landed, what did not, and how to finish."""
+    writes = [p for p in plans if p.writes]
+    done = [p for p in writes if p.name in ids]
+    out.warn(f"interrupted: {len(done)} of {plural(len(writes), 'change')} landed")
+    width = max((len(p.name) for p in done), default=0)
+    for plan in done:
+        out.info(f"  {DONE[plan.action]:<9}  {plan.name:<{width}}  {ids[plan.name]}")
+    if len(done) < len(writes):
+        out.info(f"  not applied: {len(writes) - len(done)} (any write in flight at the "
+                 "interrupt may still have landed)")
+    out.info(f"hint: to finish, run it again (it writes only what is still missing or "
+             f"different): {again}")
+
+
 # -- promote -----------------------------------------------------------------------------------
 
 
@@ -227,16 +261,14 @@ def show_promoted(
 ) -> None:
     """After promote: what happened in `profile`, and the agent's record (`record` is the
     one written; None when the agent was already the same)."""
-    from agentctl.render.records import show_records
+    from agentctl.render.records import show_result
 
     if record is None:
-        out.success(f"no changes to agent {plan.name!r} in profile {profile!r}")
-        if out.machine and plan.current is not None:
-            show_records(out, [plan.current])
+        show_result(out, f"no changes to agent {plan.name!r} in profile {profile!r}",
+                    [plan.current] if plan.current is not None else [])
         return
-    out.success(f"{DONE[plan.action]} agent {plan.name!r} ({record.get('id')}) in profile "
-                f"{profile!r}")
-    show_records(out, [record], quiet_table=True)
+    show_result(out, f"{DONE[plan.action]} agent {plan.name!r} ({record.get('id')}) in "
+                f"profile {profile!r}", [record])
 
 
 # -- progress ----------------------------------------------------------------------------------

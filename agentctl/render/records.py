@@ -1,10 +1,15 @@
-"""Agents on screen: lists, summaries, records, request bodies and diffs, per -o mode."""
+"""Agents on screen: lists, summaries, records, request bodies and diffs.
+
+What an agent looks like (its columns, its summary, its masked record); how each -o mode
+writes it is render.output's job.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from agentctl.render.output import OutputMode, ordered
+from agentctl.render.output import View, ordered
 from agentctl.render.redact import mask_record
 from agentctl.render.views import LIST_COLUMNS, WIDE_COLUMNS, list_rows, summary, wide_rows
 
@@ -12,60 +17,30 @@ if TYPE_CHECKING:
     from agentctl.render.output import Output
     from agentctl.spec.plan import Change
 
-
-def show_list(out: Output, items: list[dict[str, Any]]) -> None:
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data([ordered(i) for i in items])
-    elif out.mode in (OutputMode.name, OutputMode.id):
-        out.lines(str(i.get(out.mode.value, "")) for i in items)
-    else:
-        out.table(LIST_COLUMNS, list_rows(items))
+AGENTS = View(LIST_COLUMNS, list_rows, wide=View(WIDE_COLUMNS, wide_rows))
 
 
-def show_wide(out: Output, records: list[dict[str, Any]]) -> None:
-    out.table(WIDE_COLUMNS, wide_rows(records))
+def show_list(out: Output, pages: Iterable[list[dict[str, Any]]], *, empty: str) -> int:
+    """Agents page by page as they arrive; returns how many (none: `empty` said on stderr).
 
-
-def show_records(out: Output, records: list[dict[str, Any]], *, quiet_table: bool = False) -> None:
-    """Records after a write: the full record for json/yaml, ids/names one per line.
-
-    In table mode the status line already said it (`quiet_table`).
+    The table streams on a terminal (render/table.py); -o json streams page by page.
     """
-    masked = [ordered(mask_record(r)) for r in records]
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.documents(masked)
-    elif out.mode in (OutputMode.name, OutputMode.id):
-        out.lines(str(r.get(out.mode.value, "")) for r in masked)
-    elif not quiet_table:
-        for record in masked:
-            show_summary(out, record)
+    return out.records(([ordered(i) for i in page] for page in pages), view=AGENTS,
+                       empty=empty)
+
+
+def masked(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records as shown: write-only values masked, keys in the stable order."""
+    return [ordered(mask_record(r)) for r in records]
+
+
+def show_result(out: Output, message: str | None, records: list[dict[str, Any]]) -> None:
+    """After a write: the status line, and the records written (json/yaml, names/ids)."""
+    out.result(message, records=masked(records))
 
 
 def show_record(out: Output, record: dict[str, Any]) -> None:
-    masked = ordered(mask_record(record))
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data(masked)
-    elif out.mode in (OutputMode.name, OutputMode.id):
-        out.lines([str(masked.get(out.mode.value, ""))])
-    else:
-        show_summary(out, masked)
-
-
-def show_summary(out: Output, record: dict[str, Any]) -> None:
-    rows = summary(record)
-    width = max(len(label) for label, _ in rows) + 2
-    tty = out.is_tty(out.stdout) and not out.no_color
-    for label, value in rows:
-        head = f"{label}:" if label else ""
-        if tty:
-            from rich.text import Text
-
-            text = Text(head.ljust(width), style="bold")
-            text.append(value)
-            out.console(out.stdout).print(text)
-        else:
-            out.stdout.write(f"{head.ljust(width)}{value}".rstrip() + "\n")
-    out.stdout.flush()
+    out.record(masked([record])[0], summary=summary)
 
 
 def show_bodies(out: Output, bodies: list[dict[str, Any]]) -> None:

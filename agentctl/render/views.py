@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from agentctl.render.redact import MASK
+from agentctl.render.table import Column
 
-LIST_COLUMNS = ("NAME", "ID", "CREATED", "UPDATED")
-WIDE_COLUMNS = ("NAME", "ID", "VOICE", "TOOLS", "GREETING", "CREATED", "UPDATED")
+# On a narrow terminal the id is never cut; names shrink (to 12), then UPDATED, CREATED...
+# are dropped (render/table.py). 80 columns: NAME (up to 20), ID, CREATED.
+LIST_COLUMNS = (
+    Column("NAME", cut=True, min_width=12, grow=32), Column("ID"),
+    Column("CREATED", drop=2), Column("UPDATED", drop=1),
+)
+WIDE_COLUMNS = (
+    Column("NAME", cut=True, min_width=12, grow=32), Column("ID"),
+    Column("VOICE", cut=True, min_width=5, drop=4), Column("TOOLS", drop=5),
+    Column("GREETING", cut=True, min_width=10, drop=3),
+    Column("CREATED", drop=2), Column("UPDATED", drop=1),
+)
 
 
 def short_time(value: Any) -> str:
@@ -19,7 +31,7 @@ def short_time(value: Any) -> str:
     return text
 
 
-def list_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+def list_rows(items: Iterable[dict[str, Any]]) -> list[tuple[str, ...]]:
     return [
         (str(a.get("name", "")), str(a.get("id", "")), short_time(a.get("created_at")),
          short_time(a.get("updated_at")))
@@ -27,7 +39,7 @@ def list_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     ]
 
 
-def wide_rows(records: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+def wide_rows(records: Iterable[dict[str, Any]]) -> list[tuple[str, ...]]:
     rows = []
     for r in records:
         greeting = str(r.get("greeting") or "")

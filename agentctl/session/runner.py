@@ -125,6 +125,9 @@ class SessionPlan:
     resume_window: float = RESUME_WINDOW
     open_timeout: float = 10.0
     keep_audio: bool = False
+    # Set from anywhere to end the session (politely, as after --until): `agentctl test`
+    # ends a conversation when its turns are over.
+    stop: threading.Event | None = None
 
 
 class Listener(Protocol):
@@ -443,6 +446,8 @@ class LiveSession:
         return now - since >= grace
 
     def _satisfied(self) -> bool:
+        if self.plan.stop is not None and self.plan.stop.is_set():
+            return True
         until = self.plan.until
         if until.kind == "greeting":
             return self._greeting_done

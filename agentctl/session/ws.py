@@ -43,15 +43,9 @@ def ws_url(base_url: str) -> str:
 
 
 def is_loopback_url(url: str) -> bool:
-    import ipaddress
+    from agentctl.hosts import is_loopback_host
 
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 class Socket:

@@ -33,6 +33,7 @@ class CheckReport:
     files: list[str] = field(default_factory=list)
     agents: int = 0
     strict: bool = False  # warnings fail too
+    tests: int = 0  # test files (`agentctl test`) among the files
 
     @property
     def errors(self) -> int:
@@ -58,9 +59,11 @@ def check_files(
     checked (one warning each) instead of whatever their placeholder text would trigger.
     """
     from agentctl.errors import SpecError
+    from agentctl.spec.interpolate import secret_findings
     from agentctl.spec.lint import lint_documents
     from agentctl.spec.load import load_specs
-    from agentctl.spec.validate import collect_problems, strip_read_only
+    from agentctl.spec.testfile import check_test_document, is_test_document
+    from agentctl.spec.validate import collect_problems, diagnostic, strip_read_only
 
     lenient = _LenientEnv(env)
     docs: list[SpecDocument] = []
@@ -77,13 +80,20 @@ def check_files(
         docs.extend(loaded)
         sources.extend(doc.source for doc in loaded if doc.source not in sources)
     found = []
+    # Test files (a top-level `tests:` list) are checked as tests, not as agents.
+    tests = [doc for doc in docs if is_test_document(doc.data)]
+    docs = [doc for doc in docs if not is_test_document(doc.data)]
+    for doc in tests:
+        found.extend(diagnostic(doc, path, message)
+                     for path, message in check_test_document(doc))
     for doc in docs:
         found.extend(strip_read_only(doc))
         found.extend(collect_problems(doc))
+        found.extend(secret_findings(doc, lenient.env, lenient.missing))
     found.extend(lint_documents(docs))
     # A value built from an unset variable is unknown here: its own findings are dropped
     # and replaced by one warning that says so.
-    unset = [d for doc in docs for d in missing_variables(doc, lenient.missing)]
+    unset = [d for doc in docs + tests for d in missing_variables(doc, lenient.missing)]
     unchecked = {(d.source, d.path) for d in unset}
     found = [d for d in found if (d.source, d.path) not in unchecked] + unset
     items.extend(
@@ -93,7 +103,7 @@ def check_files(
     )
     rank = {source: i for i, source in enumerate(sources)}
     items.sort(key=lambda i: (rank.get(i["file"], len(rank)), i["line"] or 0))
-    return CheckReport(items, sources, len(docs), strict)
+    return CheckReport(items, sources, len(docs), strict, tests=len(tests))
 
 
 class _LenientEnv(Mapping[str, str]):
@@ -217,3 +227,31 @@ def check_masked_creates(docs: Sequence[SpecDocument], plans: Sequence[AgentPlan
         if found:
             raise doc.error(found[0], '"***" keeps a stored value, and this agent does not '
                             "exist yet", hint="use ${VAR} for the secret itself")
+
+
+# -- diff: values it never compares --------------------------------------------------------
+
+
+def load_for_comparison(paths: Sequence[str], env: Mapping[str, str], *,
+                        stdin: TextIO | None = None) -> list[SpecDocument]:
+    """Load spec files for `diff`, which compares and never sends.
+
+    Write-only values (tool header values, LLM keys) cannot be read back, so diff never
+    compares them: a `${VAR}` there may be unset or empty (a directory from `export --all`
+    diffs clean before its secrets are filled in). An unset variable anywhere else is the
+    usual error, as the value it builds is compared.
+    """
+    from agentctl.spec.load import load_specs
+    from agentctl.spec.plan import is_write_only
+
+    lenient = _LenientEnv(env)
+    docs = load_specs(list(paths), env=lenient, stdin=stdin)
+    for doc in docs:
+        for path, template in doc.templates.items():
+            for match in _REFERENCE.finditer(template):
+                name = match.group(1)
+                if name in lenient.missing and match.group(2) is None and not is_write_only(
+                        path):
+                    raise doc.error(path, f"environment variable {name} is not set",
+                                    hint=f"export {name}=... or pass --env-file FILE")
+    return docs

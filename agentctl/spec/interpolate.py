@@ -21,6 +21,7 @@ from agentctl.errors import SpecError
 
 if TYPE_CHECKING:
     from agentctl.spec.load import Path, SpecDocument
+    from agentctl.spec.validate import Diagnostic
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # `$${` (escape), `${...}` (a reference), or a bare `${` with no closing brace.
@@ -202,3 +203,95 @@ def build_env(
         merged.update(load_env_file(path))
     merged.update(os.environ if environ is None else environ)
     return merged
+
+
+# -- secret variables ---------------------------------------------------------------------
+
+# A variable whose name holds one of these words is a secret wherever it is used.
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+# A reference without a default: `${NAME}` (group 1); `$${` is an escape.
+_PLAIN_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
+
+
+def is_secret_name(name: str) -> bool:
+    """`ASSEMBLYAI_API_KEY`, `CAL_TOKEN`, `DB_PASSWORD`: the name says it is a secret."""
+    upper = name.upper()
+    return any(word in upper for word in SECRET_WORDS)
+
+
+def secret_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables of `env` whose names say secret, with a value."""
+    return {name: value for name, value in env.items() if value and is_secret_name(name)}
+
+
+def secret_variables(doc: SpecDocument) -> dict[str, list[Path]]:
+    """Each variable `doc` uses as a secret (its name says so, or it fills a write-only
+    value such as a tool header), with the paths it fills."""
+    from agentctl.spec.plan import is_write_only
+
+    found: dict[str, list[Path]] = {}
+    for path, names in doc.variables.items():
+        for name in names:
+            if is_write_only(path) or is_secret_name(name):
+                found.setdefault(name, []).append(path)
+    return found
+
+
+def secret_values(doc: SpecDocument, env: Mapping[str, str]) -> list[str]:
+    """The values output must never show for `doc`: its secret variables' values."""
+    return [env[name] for name in secret_variables(doc) if env.get(name)]
+
+
+def misplaced_secrets(doc: SpecDocument) -> list[tuple[Path, str]]:
+    """(path, variable) where a secret variable fills a field that is not write-only,
+    such as a greeting: the service returns that field to anyone who reads the agent."""
+    from agentctl.spec.plan import is_write_only
+
+    return [(path, name) for name, paths in secret_variables(doc).items()
+            for path in paths if not is_write_only(path)]
+
+
+def empty_secrets(doc: SpecDocument, env: Mapping[str, str]) -> list[tuple[Path, str]]:
+    """(path, variable) where a write-only value uses `${VAR}` (no default) and VAR is set
+    but empty: `Bearer ${TOKEN}` from a blank `.env` would store `Bearer `."""
+    from agentctl.spec.plan import is_write_only
+
+    found = []
+    for path, template in doc.templates.items():
+        if not is_write_only(path):
+            continue
+        for match in _PLAIN_REFERENCE.finditer(template):
+            name = match.group(1)
+            if name and match.group(2) is None and name in env and not env[name].strip():
+                found.append((path, name))
+    return found
+
+
+def check_empty_secrets(docs: Iterable[SpecDocument], env: Mapping[str, str]) -> None:
+    """Before any write: an empty variable at a write-only path is a SpecError (exit 3)."""
+    for doc in docs:
+        for path, name in empty_secrets(doc, env):
+            raise doc.error(path, f"environment variable {name} is empty, and this value "
+                            "is a secret", hint=f"set {name} (a blank line in an env file "
+                            "sets it to nothing)")
+
+
+def secret_findings(doc: SpecDocument, env: Mapping[str, str],
+                    unset: Iterable[str] = ()) -> list[Diagnostic]:
+    """validate's warnings (failures under --strict) about secret variables: one filling a
+    field that is not write-only, one that is empty at a write-only path. `unset`: the
+    variables validate found not set (reported on their own)."""
+    from agentctl.spec.validate import diagnostic
+
+    skip = set(unset)
+    found = [
+        diagnostic(doc, path, f"the secret variable {name} fills a field that is not "
+                   "write-only: anyone who can read the agent can read it", "warning")
+        for path, name in misplaced_secrets(doc)
+    ]
+    found.extend(
+        diagnostic(doc, path, f"environment variable {name} is empty, and this value is "
+                   "a secret (apply refuses it)", "warning")
+        for path, name in empty_secrets(doc, env) if name not in skip
+    )
+    return found

@@ -267,19 +267,25 @@ def _looks_like_json(text: str) -> bool:
 
 
 def _split_json_array(value: Any, lines: dict[Path, int]) -> list[_Parsed]:
-    """A JSON file holds one agent, or an array of them: one document each."""
+    """A JSON file holds one agent, or an array of them: one document each.
+
+    The line map is split in one pass (grouping by the first path element), so a file of
+    N agents costs O(N), not N scans of every line.
+    """
     if not isinstance(value, list):
         return [(value, lines)]
-    out: list[_Parsed] = []
-    for i, item in enumerate(value):
-        sub = {path[1:]: line for path, line in lines.items() if path[:1] == (i,)}
-        out.append((item, sub))
-    return out
+    subs: list[dict[Path, int]] = [{} for _ in value]
+    for path, line in lines.items():
+        if path:
+            subs[path[0]][path[1:]] = line  # type: ignore[index]  # an array: int keys
+    return list(zip(value, subs, strict=True))
 
 
 # -- YAML ---------------------------------------------------------------------------------
 
 _TAG = "tag:yaml.org,2002:"
+_STR, _NULL, _SEQ, _MAP, _MERGE = (_TAG + t for t in ("str", "null", "seq", "map", "merge"))
+_TEXT_TAGS = (_STR, _TAG + "timestamp")  # timestamps stay text: the API speaks JSON
 _YAML_HINTS = {
     "mapping values are not allowed here": "a value containing ': ' must be quoted",
     "found character '\\t' that cannot start any token": "indent YAML with spaces, not tabs",
@@ -332,16 +338,52 @@ def _loader(text: str) -> yaml.SafeLoader:
     return _loader_class(text)  # type: ignore[no-any-return]
 
 
+# The C loader (libyaml) composes ~8x faster than the pure-Python one; it is used when
+# present, for files of at most MAX_NODES characters (it has no node budget of its own, and
+# a value takes at least a character or so: its graph stays within the budget; its nesting
+# limit, 1000, stops runaway depth). Any failure on that path is redone on the pure-Python
+# loader, so messages and line numbers are exactly that loader's.
+yaml_parses = {"fast": 0, "python": 0}  # counted for tests: which loader read each file
+
+
 def _parse_yaml(source: str, text: str) -> list[_Parsed]:
     import yaml
 
-    loader = None
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None and len(text) <= MAX_NODES and not _unprintable(text):
+        try:
+            parsed = _compose_yaml(source, text, fast(text))
+        except (SpecError, _TooBig, yaml.YAMLError, RecursionError):
+            pass
+        else:
+            yaml_parses["fast"] += 1
+            return parsed
+    yaml_parses["python"] += 1
+    try:
+        # the reader checks for unprintable characters right here
+        return _compose_yaml(source, text, _loader(text))
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        _fail(source, line, f"bad YAML: unacceptable character #x{char:04x}: "
+                            "special characters are not allowed")
+
+
+def _unprintable(text: str) -> bool:
+    """The pure-Python reader's check (libyaml's differs): such text takes that path."""
+    from yaml.reader import Reader
+
+    return Reader.NON_PRINTABLE.search(text) is not None
+
+
+def _compose_yaml(source: str, text: str, loader: Any) -> list[_Parsed]:
+    import yaml
+
     out: list[_Parsed] = []
     try:
-        loader = _loader(text)  # the reader checks for unprintable characters right here
         while loader.check_node():
             node = loader.get_node()
-            if isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "null":
+            if isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
                 continue  # an empty document (`---` with nothing after it)
             builder = _YamlBuilder(source, loader)
             value = builder.build(node, ())
@@ -349,6 +391,8 @@ def _parse_yaml(source: str, text: str) -> list[_Parsed]:
             out.append((value, builder.lines))
     except _TooBig as exc:
         _fail(source, exc.line, exc.message)
+    except yaml.reader.ReaderError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
@@ -356,16 +400,12 @@ def _parse_yaml(source: str, text: str) -> list[_Parsed]:
             source, mark.line + 1 if mark else None, f"bad YAML: {problem}",
             hint=_YAML_HINTS.get(problem),
         )
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        _fail(source, line, f"bad YAML: unacceptable character #x{char:04x}: "
-                            "special characters are not allowed")
     except yaml.YAMLError as exc:
         _fail(source, None, f"bad YAML: {' '.join(str(exc).split())}")
     finally:
-        if loader is not None:
-            loader.dispose()
+        dispose = getattr(loader, "dispose", None)
+        if dispose is not None:
+            dispose()
     return out
 
 
@@ -381,6 +421,11 @@ class _YamlBuilder:
         self.lines: dict[Path, int] = {}
         self.count = 0
         self.active: set[int] = set()  # nodes being built: an alias back to one is a cycle
+        self.constructors = {
+            _TAG + "bool": loader.construct_yaml_bool,
+            _TAG + "int": loader.construct_yaml_int,
+            _TAG + "float": loader.construct_yaml_float,
+        }
 
     def fail(self, node: Any, message: str, path: Path = ()) -> NoReturn:
         _fail(self.source, node.start_mark.line + 1, message, path=path)
@@ -402,9 +447,9 @@ class _YamlBuilder:
             return self.scalar(node, path)
         self.active.add(id(node))
         try:
-            if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
+            if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
                 return self.sequence(node, path)
-            if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
+            if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
                 return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
@@ -412,15 +457,11 @@ class _YamlBuilder:
 
     def scalar(self, node: Any, path: Path) -> Any:
         tag = node.tag
-        if tag in (_TAG + "str", _TAG + "timestamp"):
-            return node.value  # timestamps stay text: the API speaks JSON
-        if tag == _TAG + "null":
+        if tag in _TEXT_TAGS:
+            return node.value
+        if tag == _NULL:
             return None
-        construct = {
-            _TAG + "bool": self.loader.construct_yaml_bool,
-            _TAG + "int": self.loader.construct_yaml_int,
-            _TAG + "float": self.loader.construct_yaml_float,
-        }.get(tag)
+        construct = self.constructors.get(tag)
         if construct is None:
             self.fail(node, f"unsupported YAML tag {_short_tag(tag)}", path)
         try:
@@ -445,7 +486,7 @@ class _YamlBuilder:
         merged: dict[str, Any] = {}
         explicit: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        merges = [v for k, v in node.value if k.tag == _TAG + "merge"]
+        merges = [v for k, v in node.value if k.tag == _MERGE]
         # `<<: *base` (or a list of them): earlier sources win, explicit keys win over all.
         for source_node in reversed(merges):
             sources = source_node.value if isinstance(source_node, yaml.SequenceNode) else [
@@ -457,7 +498,7 @@ class _YamlBuilder:
                 value = self.build(src, path)
                 merged.update(value)
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 continue
             key = self.key(key_node, path)
             line = key_node.start_mark.line + 1
@@ -473,7 +514,7 @@ class _YamlBuilder:
 
     def key(self, node: Any, path: Path) -> str:
         if isinstance(node, self.yaml.ScalarNode):
-            if node.tag == _TAG + "str":
+            if node.tag == _STR:
                 return str(node.value)
             kind = _YAML_KEY_KINDS.get(node.tag, node.tag)
             _fail(

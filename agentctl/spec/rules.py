@@ -7,12 +7,13 @@ obvious one (non-empty strings, numbers in range, known enums) and its message s
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from agentctl.hosts import is_loopback_host, is_private_host
 
 Path = tuple[str | int, ...]
 
@@ -311,7 +312,7 @@ class _Checker:
             yield Problem(path, "must name a host", "url")
         elif loopback and self.allow_loopback_urls:
             return
-        elif _is_private(host):
+        elif is_private_host(host):
             yield Problem(
                 path, f"must be a public host; {host} is private, loopback or link-local", "url"
             )
@@ -414,33 +415,3 @@ def _suggest(key: Any, allowed: tuple[str, ...]) -> str:
 
     close = difflib.get_close_matches(str(key), allowed, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_private(host: str) -> bool:
-    """Private, loopback, link-local or reserved, judged from the name alone (no DNS)."""
-    lowered = host.lower().rstrip(".")
-    if lowered == "localhost" or lowered.endswith(_PRIVATE_SUFFIXES) or "." not in lowered:
-        # a single-label name only resolves on a private network
-        try:
-            ipaddress.ip_address(lowered)
-        except ValueError:
-            return True
-    try:
-        ip = ipaddress.ip_address(lowered)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast

@@ -196,6 +196,10 @@ tools:
     parameters: {type: object, properties: {order: {type: number}}}
     timeout_seconds: 1
 """
+# The emulator waits for a tool.result in real time (its speed factor shortens speech, not
+# the client's work), so a subprocess gets the whole timeout; 30 s is ample under load and
+# costs nothing when it answers. The unanswered case keeps 1 s (the shortest allowed).
+ANSWERED_TOOL_AGENT = TOOL_AGENT.replace("timeout_seconds: 1", "timeout_seconds: 30")
 
 
 @pytest.fixture
@@ -209,7 +213,7 @@ def tool_live(tmp_path, monkeypatch):
 
 
 def test_a_client_tool_answered_by_a_command(tool_live, write, speech_wav, tmp_path):
-    create(write, TOOL_AGENT)
+    create(write, ANSWERED_TOOL_AGENT)
     seen = tmp_path / "args.json"
     code = ("import sys, json; args = json.load(sys.stdin); "
             f"open({str(seen)!r}, 'w').write(json.dumps(args)); "
@@ -229,7 +233,7 @@ def test_a_client_tool_answered_by_a_command(tool_live, write, speech_wav, tmp_p
 
 
 def test_a_client_tool_answered_from_a_file(tool_live, write, speech_wav):
-    create(write, TOOL_AGENT)
+    create(write, ANSWERED_TOOL_AGENT)
     answer = write("result.json", '{"status": "shipped"}\n')
     result = run_cli("connect", "helper", "-i", speech_wav, "--tool", f"lookup=@{answer}",
                      *FAST)
@@ -238,7 +242,7 @@ def test_a_client_tool_answered_from_a_file(tool_live, write, speech_wav):
 
 def test_a_failing_tool_command_is_reported_and_answered_with_an_error(
         tool_live, write, speech_wav):
-    create(write, TOOL_AGENT)
+    create(write, ANSWERED_TOOL_AGENT)
     command = shlex.join([sys.executable, "-c", "import sys; sys.exit('no such order')"])
     result = run_cli("connect", "helper", "-i", speech_wav, "--tool", f"lookup={command}",
                      *FAST)
@@ -260,7 +264,7 @@ def test_an_unanswered_tool_call_is_a_warning_and_in_the_report(tool_live, write
 
 def test_a_file_that_appears_during_the_session_is_not_overwritten(
         tool_live, write, speech_wav, tmp_path):
-    create(write, TOOL_AGENT)
+    create(write, ANSWERED_TOOL_AGENT)
     out = tmp_path / "reply.wav"
     # The tool runs mid-session, after connect checked that --output was free.
     code = f"open({str(out)!r}, 'wb').write(b'theirs'); print('ok')"
@@ -273,6 +277,7 @@ def test_a_file_that_appears_during_the_session_is_not_overwritten(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.slow
 # -- trouble ---------------------------------------------------------------------------
 def test_an_input_without_speech_ends_early_with_one_clear_error(live, write, tmp_path):
     create(write)

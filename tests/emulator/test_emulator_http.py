@@ -423,6 +423,7 @@ def fuzz_target(tmp_path_factory, connect):
         assert em.errors == []
 
 
+@pytest.mark.slow
 @settings(
     max_examples=200,
     deadline=None,

@@ -78,3 +78,71 @@ def test_emulator_serve_keeps_its_own_api_key_option():
                                         "--api-key", "k2"]
     assert hoist_global_flags(["--api-key", "k", "emulator", "serve"]) == [
         "--api-key", "k", "emulator", "serve"]
+
+
+# -- declared once -----------------------------------------------------------------------------
+
+
+def test_the_root_options_are_derived_from_the_registry():
+    import typer.main
+
+    from agentctl.cli.app import app
+
+    command = typer.main.get_command(app)
+    declared = {p.name: set(p.opts + p.secondary_opts) for p in command.params}
+    assert declared.pop("version") == {"--version"}
+    assert declared == {o.field: set(o.flags) for o in GLOBAL_OPTIONS}
+    helps = {p.name: p.help for p in command.params}
+    for option in GLOBAL_OPTIONS:
+        assert helps[option.field] == option.help_text()
+        if option.env:
+            assert f"${option.env}" in helps[option.field]
+
+
+def test_profile_keys_are_the_options_a_profile_can_set():
+    from agentctl.profiles import PROFILE_KEYS
+
+    assert set(PROFILE_KEYS) == {"api_key", "api_key_env", "base_url", "local", "timeout"}
+    assert PROFILE_KEYS["timeout"] is float and PROFILE_KEYS["local"] is bool
+
+
+def test_one_profile_choice_for_commands_and_tab(tmp_path):
+    from agentctl.profiles import Config
+    from agentctl.settings import for_run
+
+    config = Config(path=tmp_path / "config.toml", current="dev", profiles={
+        "dev": {"base_url": "https://dev.example", "api_key": "dev-key"},
+        "prod": {"base_url": "https://prod.example", "api_key_env": "PROD_KEY"},
+    })
+    assert for_run({}, {}, config).base_url == "https://dev.example"
+    chosen = for_run({}, {"AGENTCTL_PROFILE": "prod", "PROD_KEY": "p-key"}, config)
+    assert (chosen.base_url, chosen.api_key, chosen.profile) == (
+        "https://prod.example", "p-key", "prod")
+    with pytest.raises(UsageError, match="no profile named 'qa'"):
+        for_run({"profile": "qa"}, {}, config)
+
+
+# -- the environment object --------------------------------------------------------------------
+
+
+def test_main_runs_on_the_environment_it_is_given_and_scrubs_its_secrets(tmp_path):
+    """Streams, variables and the secrets to scrub all come from the Environment: nothing
+    from os.environ or sys.stdout (which the test leaves alone)."""
+    import io
+
+    from agentctl.cli import main
+    from agentctl.settings import Environment
+
+    key = "zz-secret-key-9"
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(io.StringIO(), out, err, {
+        "ASSEMBLYAI_API_KEY": key, "AGENTCTL_BASE_URL": f"http://{key}.example",
+        "AGENTCTL_CONFIG_DIR": str(tmp_path),
+    })
+    assert main(["list"], env=env) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue() == "error: refusing to send the API key over plain http to ***.example\n" \
+        "hint: use https, or http only for an emulator on loopback (127.0.0.1)\n"
+    version = io.StringIO()
+    assert main(["--version"], env=Environment(io.StringIO(), version, err, {})) == 0
+    assert version.getvalue().startswith("agentctl ")

@@ -17,6 +17,8 @@ from agentctl.spec.lint import lint_documents
 from agentctl.spec.load import load_specs
 from agentctl.spec.validate import collect_problems, strip_read_only
 
+pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
+
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -11,7 +11,7 @@ from agentctl.api.transport import build_client
 
 
 def _verify_mode(client: httpx.Client) -> ssl.VerifyMode:
-    return client._transport._pool._ssl_context.verify_mode  # type: ignore[attr-defined]
+    return client._transport._inner._pool._ssl_context.verify_mode  # type: ignore[attr-defined]
 
 
 def test_https_always_verifies_certificates():

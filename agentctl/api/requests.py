@@ -1,0 +1,132 @@
+"""Requests shared by the non-agent resources: paged lists, and creates that the service
+bills, sent with an `Idempotency-Key` that every retry reuses (§3), so a retried purchase
+or call never happens twice.
+
+TEMPORARY: `pages` stands in for the generic paged iterator (issue 9); once it lands this
+module keeps only `send_billed`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from agentctl.api.client import _after_tries, _is_transport_error
+from agentctl.api.errors import error_for_response, error_for_transport
+from agentctl.api.retry import RETRY_STATUSES
+from agentctl.errors import UnavailableError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentctl.api.client import AgentsAPI
+
+Record = dict[str, Any]
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_PAGE = 200
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex  # as the SDK: UUID4 hex
+
+
+def _in_progress(response: httpx.Response) -> bool:
+    if response.status_code != 409:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("code") == "idempotency_in_progress"
+
+
+def send_billed(api: AgentsAPI, path: str, body: Record, *, what: str,
+                key: str | None = None) -> Record:
+    """POST `body` with one `Idempotency-Key` for every try: connection errors, 408, 429,
+    5xx and 409 `idempotency_in_progress` are retried with the same key, so the service
+    acts once and a retry gets the first answer back."""
+    key = key or new_idempotency_key()
+    headers = {IDEMPOTENCY_HEADER: key}
+    for attempt in range(api.retry.attempts):
+        last = attempt == api.retry.attempts - 1
+        try:
+            response = api.http.post(path, json=body, headers=headers)
+        except Exception as exc:
+            if not _is_transport_error(exc):
+                raise
+            if last:
+                raise _after_tries(
+                    error_for_transport(exc, what, str(api.http.base_url)), attempt) from None
+            api._wait(attempt, None, f"{what}: {type(exc).__name__}")
+            continue
+        retry = response.status_code in RETRY_STATUSES or response.status_code == 408 or (
+            _in_progress(response))
+        if retry and not last:
+            api._wait(attempt, response.headers.get("Retry-After"),
+                      f"{what}: {response.status_code}")
+            continue
+        if response.status_code >= 400:
+            raise _after_tries(error_for_response(response, what), attempt)
+        return _record(response, what)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record(response: httpx.Response, what: str) -> Record:
+    if not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        raise UnavailableError(
+            f"{what}: the service answered {response.status_code} with a body that is not JSON"
+        ) from None
+    return body if isinstance(body, dict) else {}
+
+
+def get_record(api: AgentsAPI, path: str, *, what: str,
+               params: dict[str, Any] | None = None) -> Record:
+    response = api._send("GET", path, what=what, params=params)
+    body = api._json(response, what)
+    if not isinstance(body, dict):
+        raise UnavailableError(f"{what}: the service answered with an unexpected shape")
+    return body
+
+
+def write(api: AgentsAPI, method: str, path: str, *, what: str, json: Any = None,
+          gone_ok: bool = False) -> Record:
+    """An idempotent write (PUT, PATCH, DELETE); the answer's record, or {} for none."""
+    response = api._send(method, path, what=what, json=json, gone_ok_after_retry=gone_ok)
+    if response.status_code == 404:
+        return {}
+    return _record(response, what)
+
+
+def pages(api: AgentsAPI, path: str, key: str, *, what: str,
+          params: dict[str, Any] | None = None, limit: int | None = None) -> Iterator[Record]:
+    """Every item of a paged list (§5), page after page, at most `limit` of them.
+
+    Stops on an empty cursor, on `has_more: false`, or on a cursor equal to the one sent.
+    """
+    query = dict(params or {})
+    sent_cursor = None
+    given = 0
+    while True:
+        query["limit"] = min(MAX_PAGE, limit - given) if limit is not None else MAX_PAGE
+        if sent_cursor:
+            query["cursor"] = sent_cursor
+        body = get_record(api, path, what=what, params=query)
+        items = body.get(key)
+        if not isinstance(items, list):
+            raise UnavailableError(f"{what}: the answer has no {key!r} list")
+        for item in items:
+            if isinstance(item, dict):
+                yield item
+                given += 1
+                if limit is not None and given >= limit:
+                    return
+        metadata = body.get("response_metadata")
+        cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+        if not cursor or body.get("has_more") is False or cursor == sent_cursor:
+            return
+        sent_cursor = cursor

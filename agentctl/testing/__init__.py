@@ -1,0 +1,1 @@
+"""`agentctl test`: conversation tests against live sessions (no output of its own)."""

@@ -1,0 +1,108 @@
+"""`list` on a terminal: streamed page by page, ids never wrapped or cut, empty said in a line."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from agentctl.render.table import Column, layout, stream
+from agentctl.render.views import LIST_COLUMNS, WIDE_COLUMNS
+from tests.conftest import agent_yaml, run_cli
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+LONG = "a-support-agent-with-a-really-long-descriptive-name-for-the-north-region"
+
+
+@pytest.fixture
+def agents(api_env, write):
+    for name in ("short", LONG, "日本語のサポート担当エージェント"):
+        run_cli("create", "-f", write(f"{len(name)}.yaml", agent_yaml(name)))
+    return api_env
+
+
+def ids_of(emulator) -> set[str]:
+    return {a["id"] for a in emulator.store.list_agents()}
+
+
+@pytest.mark.parametrize(("columns", "args"), [(80, ()), (80, ("-o", "wide")),
+                                               (140, ("-o", "wide")), (60, ())])
+def test_ids_are_never_wrapped_or_cut_and_lines_fit(agents, monkeypatch, columns, args):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = run_cli("--no-color", "list", *args, tty=True).stdout
+    lines = out.splitlines()
+    assert all(len(line) <= columns for line in lines if line.isascii()), out
+    shown = {m.group() for line in lines for m in UUID.finditer(line)}
+    assert shown == ids_of(agents)  # every id whole, each on the line of its name
+    assert any(line.startswith("short ") for line in lines)
+    assert any("…" in line and line.startswith(LONG[:10]) for line in lines)  # the name gave way
+
+
+def test_a_wide_terminal_shows_every_column_and_whole_names(agents, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = run_cli("--no-color", "list", tty=True).stdout
+    assert out.splitlines()[0].split() == ["NAME", "ID", "CREATED", "UPDATED"]
+    assert LONG in out and "…" not in out
+
+
+def test_wide_asian_names_are_measured_in_terminal_cells(agents, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = run_cli("--no-color", "list", tty=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("日本"))
+    id_at = line.index(UUID.search(line).group())
+    short = next(line for line in out.splitlines() if line.startswith("short"))
+    # the id starts in the same terminal column on every row: 2 cells per wide character
+    wide_chars = sum(1 for c in line[:id_at] if ord(c) > 0x2E80)
+    assert id_at + wide_chars == short.index(UUID.search(short).group())
+
+
+def test_an_empty_list_says_so_in_one_line(api_env):
+    for tty in (True, False):
+        result = run_cli("--no-color", "list", tty=tty)
+        assert result.stdout == ""
+        assert result.stderr.strip() == "no agents"
+    result = run_cli("--no-color", "list", "-o", "wide", tty=True)
+    assert result.stdout == "" and result.stderr.strip() == "no agents"
+    assert json.loads(run_cli("list", "-o", "json").stdout) == []
+    assert run_cli("list", "-o", "id").stdout == ""
+
+
+def test_no_match_for_a_name_filter_says_which_filter(agents):
+    result = run_cli("list", "--name", "nobody-*")
+    assert result.stdout == "" and result.stderr.strip() == "no agents match --name 'nobody-*'"
+
+
+def test_control_characters_in_a_name_are_escaped_on_a_terminal():
+    out = io.StringIO()
+    stream(out, LIST_COLUMNS, [[("evil\x1b[31mname\nx", "id-1", "c", "u")]], width=120)
+    assert "\x1b[31m" not in out.getvalue() and "\\x1b[31mname\\nx" in out.getvalue()
+
+
+def test_rows_are_written_page_by_page_before_the_next_page_is_asked_for():
+    out = io.StringIO()
+    seen_before_page: list[str] = []
+
+    def pages():
+        yield [("first", "id-1", "c", "u")]
+        seen_before_page.append(out.getvalue())  # what was on screen when page 2 was fetched
+        yield [("second", "id-2", "c", "u")]
+
+    assert stream(out, LIST_COLUMNS, pages(), width=100) == 2
+    assert "first" in seen_before_page[0] and "second" not in seen_before_page[0]
+    assert "second" in out.getvalue()
+
+
+def test_columns_give_way_in_order_and_ids_never():
+    rows = [("n" * 30, "i" * 36, "c" * 20, "u" * 20)]
+    assert layout(LIST_COLUMNS, rows, 200) == [32, 36, 20, 20]  # room for longer names
+    assert layout(LIST_COLUMNS, [("n", "i" * 36, "c" * 20, "u" * 20)], 90) == [8, 36, 20, 20]
+    assert layout(LIST_COLUMNS, rows, 100) == [18, 36, 20, 20]  # the name shrinks first
+    assert layout(LIST_COLUMNS, rows, 80) == [20, 36, 20, None]  # then UPDATED goes
+    assert layout(LIST_COLUMNS, rows, 50) == [12, 36, None, None]
+    assert layout(LIST_COLUMNS, rows, 20)[1] == 36  # too narrow for anything: still whole
+    wide = layout(WIDE_COLUMNS, [("n", "i" * 36, "ivy", "0", "g" * 40, "c" * 20, "u" * 20)],
+                  80)
+    assert wide[1] == 36 and wide[5] is None and wide[6] is None
+    assert layout([Column("A", cut=True, min_width=3)], [("x" * 10,)], 5) == [5]
