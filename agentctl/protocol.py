@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+Event = dict[str, Any]
+
 # -- client -> server (§15.2) -----------------------------------------------------------
 SESSION_UPDATE = "session.update"
 SESSION_RESUME = "session.resume"
@@ -44,6 +46,10 @@ SERVER_EVENTS = (SESSION_READY, SESSION_UPDATED, SESSION_ERROR, SESSION_ENDED, S
 
 # Which field of which event carries base64 audio (in the session's encoding).
 AUDIO_FIELDS = {REPLY_AUDIO: "data", INPUT_AUDIO: "audio"}
+
+# Events agentctl adds to the stream it shows (never sent by the service).
+CLIENT_RESUMED = "client.resumed"
+REPORT = "report"
 
 # `reply.done` statuses: the schema's two, and the two the SDK's prose adds.
 REPLY_COMPLETED = "completed"
@@ -123,3 +129,23 @@ def audio_format(section: Any) -> tuple[str, int]:
     if encoding not in ENCODING_RATES:
         encoding = DEFAULT_ENCODING
     return encoding, ENCODING_RATES[encoding]
+
+
+def audio_field(event: Event) -> str | None:
+    """The name of the field that carries the event's base64 audio, if it has one."""
+    name = AUDIO_FIELDS.get(str(event.get("type")))
+    return name if name is not None and isinstance(event.get(name), str) else None
+
+
+def decoded_size(text: str) -> int:
+    """The byte length of base64 `text` without decoding it."""
+    text = text.strip()
+    return len(text) * 3 // 4 - (len(text) - len(text.rstrip("=")))
+
+
+def summarize(event: Event) -> Event:
+    """The event with its audio payload replaced by `{"bytes": N}` (for logs and jsonl)."""
+    name = audio_field(event)
+    if name is None:
+        return event
+    return {**event, name: {"bytes": decoded_size(event[name])}}

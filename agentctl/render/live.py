@@ -18,15 +18,20 @@ import json
 import shutil
 from typing import IO, TYPE_CHECKING, Any
 
+from agentctl import protocol as ev
 from agentctl.render.output import plain_table
 from agentctl.render.redact import safe_text
-from agentctl.session import events as ev
 
 if TYPE_CHECKING:
     from agentctl.render.output import Output
 
 CLEAR_LINE = "\r\x1b[2K"
 MAX_CELL = 48
+
+
+def json_line(event: dict[str, Any]) -> str:
+    """One event for `-o jsonl`: every field, the audio summarised as `{"bytes": N}`."""
+    return json.dumps(ev.summarize(event), ensure_ascii=False, separators=(", ", ": "))
 
 
 class TranscriptView:
@@ -45,7 +50,7 @@ class TranscriptView:
     # -- the listener -----------------------------------------------------------------
     def event(self, event: dict[str, Any]) -> None:
         if self.jsonl:
-            self.out.stdout.write(ev.json_line(event) + "\n")
+            self.out.stdout.write(json_line(event) + "\n")
             self.out.stdout.flush()
         kind = event.get("type")
         if kind == ev.SESSION_READY and event.get("session_id") != self._session:
