@@ -196,6 +196,4 @@ def delete(
         raise typer.Exit(int(ExitCode.USAGE))
     for session_id in targets:
         platform.delete_session(api, session_id)
-        out.success(f"deleted session {session_id}")
-        if out.mode == OutputMode.id:
-            out.lines([session_id])
+        out.result(f"deleted session {session_id}", gone=[{"id": session_id}], name_key="id")

@@ -73,7 +73,9 @@ class RunOptions:
     tool_timeout: float = 10.0
     keep_audio: bool = False  # for --save-dir
     capacity_wait: float = CAPACITY_WAIT
+    capacity_delay: float = 1.0  # the first wait after a capacity refusal (then doubled)
     reply_timeout: float = REPLY_TIMEOUT
+    opener: Callable[..., Any] | None = None  # the session runner's socket opener
 
 
 @dataclass
@@ -399,11 +401,10 @@ class Runner:
                                 future.result(timeout=0.2)
                             except TimeoutError:
                                 continue
-                except BaseException:
+                except KeyboardInterrupt:  # end the sessions in progress politely
                     self.cancel()
                     for future in futures:
                         future.cancel()
-                    raise
         return [r for r in results if r is not None]
 
     def run(self, test: TestCase) -> TestResult:
@@ -412,7 +413,7 @@ class Runner:
         try:
             target = self.agents.target(test)
             result.warnings.extend(target.warnings)
-            delay = 1.0
+            delay = self.options.capacity_delay
             while True:
                 try:
                     self._attempt(test, target, result)
@@ -501,8 +502,9 @@ class _Conversation:
         """One live session to its end; a capacity refusal becomes _AtCapacity."""
         from agentctl.session.runner import LiveSession
 
+        kwargs = {} if self.options.opener is None else {"opener": self.options.opener}
         try:
-            return LiveSession(plan, recorder).run()
+            return LiveSession(plan, recorder, **kwargs).run()
         except AgentctlError:
             code = next((c for c in recorder.codes if c in CAPACITY_CODES), None)
             if code is not None:

@@ -462,3 +462,40 @@ def test_the_example_greeting_test_passes_against_the_emulator(live, monkeypatch
     (session,) = live.app.state.live.history
     assert session.config["greeting"] == "Hi, Sunrise Pharmacy. How can I help?"
     assert live.store.list_agents() == []  # inline, never stored
+
+
+@pytest.mark.parametrize("concurrency", ["1", "2"])
+def test_ctrl_c_ends_the_sessions_cleanly_and_exits_130(live, repo, concurrency):
+    import signal
+    import threading
+    import time
+
+    wav_file(repo / "tests/audio/slow.wav", utterances(("s", 30.0), ("t", 0.3)))
+    path = test_file(repo, "".join(f"""\
+  - name: slow {i}
+    caller: {{turns: [audio/slow.wav]}}
+""" for i in range(2)))
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+
+    def press_ctrl_c_once_the_greeting_is_over() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            history = live.app.state.live.history
+            if history and history[0].sent.count("reply.done") >= 1:
+                break
+            time.sleep(0.01)
+        signal.pthread_kill(main_thread, signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_once_the_greeting_is_over, daemon=True)
+    presser.start()
+    junit = repo / "junit.xml"
+    # At real-time speed the 30 s of silence is still playing when Ctrl-C comes.
+    result = run_cli("test", path, "--concurrency", concurrency, "--junit", str(junit),
+                     exit_code=130)
+    presser.join()
+    assert "ERROR slow 0" in result.stdout and "interrupted" in result.stdout
+    for session in live.app.state.live.history:
+        assert session.received[-1] == "session.end" and session.end_reason == "client"
+    errors = ET.parse(junit).getroot().findall(".//error")
+    assert errors and errors[0].get("message") == "interrupted"
