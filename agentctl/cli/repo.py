@@ -87,3 +87,69 @@ def _fetch(api: object, ids: list[str]) -> list[dict[str, object]]:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(api.get_agent, ids))  # type: ignore[attr-defined]
+
+
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(
+        metavar="[DIR]", help="Where to create it (default: the current directory).",
+        file_okay=False)] = Path("."),
+    name: Annotated[str, typer.Option(
+        "--name", help="The agent's name (agents are matched by name in an account).")]
+    = "assistant",
+    install_from: Annotated[str | None, typer.Option(
+        "--install-from", metavar="REQUIREMENT", help="What CI pip-installs for agentctl, "
+        "e.g. git+https://github.com/ORG/agentctl@v0.1.0 (default: where this agentctl "
+        "came from, if a git URL; else a repository variable).", show_default=False)]
+    = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")]
+    = False,
+) -> None:
+    """Create a repository of agents: a spec, a test, .env.example, a CI workflow and the
+    schemas for editors. Nothing is written if any of its files exists, unless --force."""
+    from agentctl.errors import UsageError
+    from agentctl.fileio import write_atomic
+    from agentctl.spec.scaffold import scaffold
+    from agentctl.spec.testfile import load_test_schema
+    from agentctl.spec.validate import load_schema
+
+    if not name.strip():
+        raise UsageError("--name must not be empty")
+    out = get_state(ctx).output()
+    files = scaffold(name, install_from or _installed_from(), load_schema(),
+                     load_test_schema())
+    targets = [(directory / relative, text) for relative, text in files.items()]
+    existing = [str(path) for path, _ in targets if path.exists()]
+    if existing and not force:
+        raise UsageError(f"refusing to overwrite {len(existing)} file(s): "
+                         + ", ".join(existing[:3]) + (", ..." if len(existing) > 3 else ""),
+                         hint="pass --force to replace them, or choose another DIR")
+    for path, text in targets:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+        write_atomic(path, text, force=force)
+        out.success(f"created {path}")
+    where = "" if directory == Path(".") else f"cd {directory} && "
+    out.info(f"next: {where}agentctl validate -f agents/ -f tests/ --strict && "
+             "agentctl --local test tests/ && agentctl --local apply -f agents/")
+
+
+def _installed_from() -> str | None:
+    """The pip requirement this agentctl was installed from, if that was a VCS URL
+    (PEP 610's direct_url.json): CI can install the same. None otherwise."""
+    import json
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("agentctl").read_text("direct_url.json")
+        data = json.loads(text) if text else {}
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+    vcs = data.get("vcs_info") if isinstance(data, dict) else None
+    if not isinstance(vcs, dict) or not isinstance(data.get("url"), str):
+        return None
+    revision = vcs.get("requested_revision") or vcs.get("commit_id")
+    url = f"{vcs.get('vcs', 'git')}+{data['url']}"
+    return f"agentctl @ {url}@{revision}" if revision else f"agentctl @ {url}"
