@@ -46,60 +46,20 @@ def create(
     output: OutputOpt = OutputMode.table,
 ) -> None:
     """Create one agent per spec document."""
-    from agentctl.errors import RejectedError
     from agentctl.render import records
-    from agentctl.spec.check import check_names
+    from agentctl.usecases.create import create_agents
 
     state = get_state(ctx)
     out = state.output(output)
     docs = read_specs(files, env_file, out)
-    bodies = [doc.data for doc in docs]
     if dry_run:
-        records.show_bodies(out, bodies)
-        out.info(f"dry run: {len(bodies)} agent(s) would be created; nothing was sent")
+        records.show_bodies(out, [doc.data for doc in docs])
+        out.info(f"dry run: {len(docs)} agent(s) would be created; nothing was sent")
         return
-    api = state.api()
-    existing = api.list_agents()
-    known: dict[str, list[str]] = {}
-    for agent in existing:
-        known.setdefault(str(agent.get("name")), []).append(str(agent.get("id")))
-    if not allow_duplicate_name:
-        check_names(docs, selector=None,  # the same name twice in the files
-                    hint="agent names should be unique; or pass --allow-duplicate-name")
-    for doc in docs:
-        name = str(doc.data.get("name"))
-        if name in known and not allow_duplicate_name:
-            raise RejectedError(
-                f"{doc.where(('name',))}: an agent named {name!r} already exists "
-                f"({', '.join(known[name])})",
-                hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply), "
-                "or pass --allow-duplicate-name",
-            )
-    created = []
-    for doc in docs:
-        record = api.create_agent(doc.data, known_ids=known.get(str(doc.data.get("name")), []))
-        if not allow_duplicate_name:
-            _settle_race(api, doc, record)
-        created.append(record)
-        out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
+    created = create_agents(
+        state.api(), docs, allow_duplicate_name=allow_duplicate_name,
+        on_created=lambda r: out.success(f"created agent {r.get('name')!r} ({r.get('id')})"))
     records.show_result(out, None, created)
-
-
-def _settle_race(api: AgentsAPI, doc: Any, record: dict[str, Any]) -> None:
-    """Another run created the same name at the same time: the older agent stays
-    (api.converge); if that is the other run's, ours is deleted and the name is taken."""
-    from agentctl.api.converge import settle_create
-    from agentctl.errors import RejectedError
-
-    settled = settle_create(api, record)
-    if not settled.kept:
-        name = record.get("name")
-        raise RejectedError(
-            f"{doc.where(('name',))}: an agent named {name!r} was created by another run at "
-            f"the same time ({settled.record.get('id')}); this run's copy ({record.get('id')}) "
-            "was deleted",
-            hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply)",
-        )
 
 
 def list_(

@@ -97,10 +97,8 @@ def transcript(ctx: typer.Context, session_id: SessionArg,
     api = state.api()
     timeline = platform.read_artifact_json(api, platform.get_session(api, session_id),
                                            "timeline")
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data(timeline)
-        return
-    out.lines(view.transcript_lines(timeline if isinstance(timeline, dict) else {}))
+    out.document(timeline, text=view.transcript_lines(
+        timeline if isinstance(timeline, dict) else {}))
 
 
 _SUFFIXES = {"audio/ogg": ".ogg", "audio/wav": ".wav", "audio/x-wav": ".wav",
