@@ -203,7 +203,7 @@ def update(
     from agentctl.errors import UsageError
     from agentctl.render import records
     from agentctl.spec.plan import plan_update
-    from agentctl.spec.setpath import apply_sets
+    from agentctl.spec.setpath import apply_sets, check_sets
 
     state = get_state(ctx)
     out = state.output(output)
@@ -221,6 +221,7 @@ def update(
     current = api.get_agent(str(api.resolve(agent)["id"]))
     if set_:
         spec = apply_sets(current, set_)
+        check_sets(spec, set_)  # a forbidden change: one error line, not a diff then a 422
     plan = plan_update(current, spec)
     if plan.empty:
         records.show_result(out, f"no changes to agent {current.get('name')!r}", [current])
@@ -250,9 +251,10 @@ def delete(
     out = state.output(output)
     api = state.api()
     targets: list[dict[str, Any]] = []
+    listed = api.list_agents()  # once, however many agents are named
     for ref in agents:
         try:
-            item = api.resolve(ref)
+            item = api.resolve(ref, listed)
         except NotFoundError:
             if ignore_not_found:
                 out.info(f"agent {ref!r} not found; nothing to delete")

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from agentctl.api.client import AgentsAPI
     from agentctl.emulator.server import RunningEmulator
     from agentctl.profiles import Config
@@ -123,10 +125,12 @@ class State:
         if self._local is not None:
             return self._local.base_url
         from agentctl.emulator import server
+        from agentctl.fileio import private_dir
         from agentctl.settings import emulator_db
 
         db = emulator_db(self.env.environ)
-        db.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(db.parent)  # 700: the database (600) holds header values and LLM keys
+        _tighten(db)
         if not self.settings.debug:
             _quiet_embedded_emulator()
         running = server.start(db_path=db)
@@ -139,6 +143,21 @@ class State:
             stop = getattr(closer, "stop", None)
             (stop or closer)()
         self._closers.clear()
+
+
+def _tighten(path: Path) -> None:
+    """A database an older version left readable by others (644) is made 600."""
+    import stat
+
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            for item in (path, path.with_name(path.name + "-wal"),
+                         path.with_name(path.name + "-shm")):
+                if item.exists():
+                    item.chmod(0o600)
+    except OSError:
+        pass
 
 
 def _quiet_embedded_emulator() -> None:
