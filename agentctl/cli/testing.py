@@ -90,6 +90,10 @@ def test(
                                  "file), or pass --agent")
 
     base_url = state.base_url()
+    if speed != 1.0 and not is_loopback_url(base_url):
+        # The service ends a session whose audio runs ahead of real time.
+        raise UsageError("--speed is for an emulator on this machine",
+                         hint="the service takes audio at the pace of speech only")
     api_key = state.settings.api_key
     if not api_key:
         raise AuthError("no API key", hint="set ASSEMBLYAI_API_KEY, pass --api-key, or use "
