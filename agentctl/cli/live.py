@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,13 +14,10 @@ from agentctl.cli.options import EnvFileOpt, OptionalFilesOpt
 from agentctl.cli.state import get_state
 
 if TYPE_CHECKING:
-    from agentctl.cli.state import State
     from agentctl.render.output import Output
     from agentctl.session.audio import AudioSink, AudioSource
     from agentctl.session.runner import SessionResult, Until
 
-INLINE_FIELDS = ("system_prompt", "greeting", "input", "output", "tools")
-IGNORED_QUIETLY = ("name", "voice", "id", "created_at", "updated_at")
 TIMEOUT_SLACK = 60.0  # beyond the input's own length, for --input FILE
 
 
@@ -73,6 +70,7 @@ def connect(
     from agentctl.errors import AuthError, UsageError
     from agentctl.render.live import TranscriptView, show_report
     from agentctl.render.output import OutputMode
+    from agentctl.session.inline import audio_rate, trailing_silence_ms
     from agentctl.session.runner import LiveSession, SessionPlan, Until
     from agentctl.session.tools import parse_tools
     from agentctl.session.ws import ws_url
@@ -93,7 +91,14 @@ def connect(
 
     base_url = state.base_url()
     if files:
-        config, session = _inline_config(state, files, env_file, out)
+        from agentctl.cli.specs import read_specs
+        from agentctl.session.ws import is_loopback_url
+        from agentctl.usecases.connect import inline_config
+
+        # An emulator on loopback may call loopback tools (--allow-loopback-tools).
+        docs = read_specs(files, state.spec_environment(env_file), out, partial=True,
+                          allow_loopback_urls=is_loopback_url(base_url))
+        config, session = inline_config(docs, warn=out.warn)
     else:
         assert agent is not None
         api = state.api()
@@ -106,7 +111,7 @@ def connect(
     has_greeting = bool(str(config.get("greeting") or "").strip())
     if stop.kind == "greeting" and not has_greeting:
         raise UsageError("--until greeting: the agent has no greeting")
-    in_rate, out_rate = _rate(config, "input"), _rate(config, "output")
+    in_rate, out_rate = audio_rate(config, "input"), audio_rate(config, "output")
 
     source, duration = _source(input_, in_rate)
     sink: AudioSink | None = None
@@ -116,7 +121,7 @@ def connect(
             from agentctl.session.audio import Speaker
 
             sink = Speaker(out_rate)
-        trailing_ms = _trailing_silence_ms(config)
+        trailing_ms = trailing_silence_ms(config)
         timeout = timeout_session
         if timeout is None and duration is not None:
             timeout = (duration * 1000 + trailing_ms) / 1000 / speed + TIMEOUT_SLACK
@@ -162,60 +167,6 @@ def _finish(result: SessionResult, stop: Until, timeout: float | None) -> None:
                           f"{timeout:g} s", hint="raise --timeout-session")
     if result.outcome == "ended" and stop.kind not in ("none", "timeout"):
         raise UnavailableError(f"the service ended the session before {stop.describe()}")
-
-
-def _inline_config(state: State, files: list[str], env_file: Path | None,
-                   out: Output) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One spec document -> (its configuration, the inline `session` to send)."""
-    import copy
-
-    from agentctl.cli.specs import spec_environment
-    from agentctl.errors import UsageError
-    from agentctl.session.ws import is_loopback_url
-    from agentctl.spec.load import load_specs
-    from agentctl.spec.validate import validate_documents
-
-    docs = load_specs(list(files), env=spec_environment(env_file), stdin=sys.stdin)
-    # An emulator on loopback may call loopback tools (emulator serve --allow-loopback-tools).
-    loopback = is_loopback_url(state.base_url())
-    for warning in validate_documents(docs, partial=True, allow_loopback_urls=loopback):
-        out.warn(warning)
-    if len(docs) != 1:
-        raise UsageError(f"connect -f takes one agent spec; {len(docs)} documents given")
-    doc = docs[0]
-    data = doc.data
-    if "system_prompt" not in data:
-        raise doc.error(("system_prompt",), "field required (an inline session needs one)")
-    session = {k: copy.deepcopy(data[k]) for k in INLINE_FIELDS if k in data}
-    for tool in session.get("tools") or []:
-        if isinstance(tool, dict):
-            tool.pop("id", None)
-    voice = data.get("voice")
-    if isinstance(voice, dict) and isinstance(voice.get("voice_id"), str):
-        output = dict(session.get("output") or {})
-        output.setdefault("voice", voice["voice_id"])
-        session["output"] = output
-    for key in data:
-        if key not in INLINE_FIELDS and key not in IGNORED_QUIETLY:
-            out.warn(f"{doc.where((key,))}: {key}: not part of an inline session; ignored")
-    return data, session
-
-
-def _rate(config: dict[str, Any], section: str) -> int:
-    part = config.get(section)
-    fmt = part.get("format") if isinstance(part, dict) else None
-    rate = fmt.get("sample_rate") if isinstance(fmt, dict) else None
-    return rate if isinstance(rate, int) and rate > 0 else 24000
-
-
-def _trailing_silence_ms(config: dict[str, Any]) -> int:
-    """Silence after --input so the turn surely ends: past min_silence and max_silence."""
-    part = config.get("input")
-    td = part.get("turn_detection") if isinstance(part, dict) else None
-    td = td if isinstance(td, dict) else {}
-    low = td.get("min_silence") if isinstance(td.get("min_silence"), int) else 1000
-    high = td.get("max_silence") if isinstance(td.get("max_silence"), int) else 3000
-    return max(low + 500, high)
 
 
 def _source(input_: str | None, rate: int) -> tuple[AudioSource, float | None]:

@@ -81,11 +81,9 @@ def get(ctx: typer.Context, number: NumberArg, output: OutputOpt = OutputMode.ta
 
 
 def _show_written(out: Output, record: dict[str, Any], verb: str) -> None:
-    from agentctl.render import platform as view
 
-    out.success(f"{verb} {record.get('phone_number')} ({record.get('id')})")
-    if out.machine:
-        view.show_one(out, record, [], name_key="phone_number")
+    out.result(f"{verb} {record.get('phone_number')} ({record.get('id')})", records=[record],
+               name_key="phone_number")
 
 
 @app.command(epilog="""\b
@@ -184,12 +182,9 @@ def assign(ctx: typer.Context, number: NumberArg, agent: AgentArg,
     api = state.api()
     target = api.resolve(agent)
     record = platform.assign_number(api, number, str(target["id"]))
-    out.success(f"assigned {number} to agent {target.get('name')!r} ({target['id']})")
-    if out.machine:
-        from agentctl.render import platform as view
-
-        view.show_one(out, record or platform.get_number(api, number), [],
-                      name_key="phone_number")
+    out.result(f"assigned {number} to agent {target.get('name')!r} ({target['id']})",
+               records=[record or platform.get_number(api, number)] if out.machine else [],
+               name_key="phone_number")
 
 
 @app.command(epilog="""\b

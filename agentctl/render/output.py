@@ -203,6 +203,13 @@ class Output:
             key = name_key if self.mode == OutputMode.name else id_key
             self.lines(str(r.get(key, "")) for r in (*records, *gone))
 
+    def document(self, value: Any, *, text: Iterable[str]) -> None:
+        """Plain data (a timeline, a report) for -o json|yaml; these lines for people."""
+        if self.mode in (OutputMode.json, OutputMode.yaml):
+            self.data(value)
+        else:
+            self.lines(text)
+
     def file_text(self, value: Any) -> tuple[str, str]:
         """(suffix, text) of plain data for a file: JSON with -o json, YAML otherwise."""
         if self.mode == OutputMode.json:

@@ -14,8 +14,6 @@ from websockets.sync.client import connect
 from tests.conftest import TEST_KEY, run_cli
 from tests.session.wavgen import utterances, wav_file
 
-pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
-
 GREETER = "name: greeter\nsystem_prompt: p\nvoice: {voice_id: ivy}\ngreeting: Hi, how can I help?\n"
 
 

@@ -97,3 +97,26 @@ def test_data_for_people_and_for_files() -> None:
     assert out.getvalue() == '{\n  "a": 1\n}\na: 1\n'
     assert sink("json")[0].file_text({"a": 1}) == (".json", '{\n  "a": 1\n}\n')
     assert sink("table")[0].file_text({"a": 1}) == (".yaml", "a: 1\n")
+
+
+def test_a_document_is_data_for_machines_and_text_for_people() -> None:
+    output, out, _ = sink("yaml")
+    output.document({"a": 1}, text=["one line"])
+    assert out.getvalue() == "a: 1\n"
+    output, out, _ = sink("table")
+    output.document({"a": 1}, text=["one line"])
+    assert out.getvalue() == "one line\n"
+
+
+def test_commands_never_ask_which_mode_is_on() -> None:
+    """The -o switch lives in render/output.py: a command that compares the mode itself
+    (`out.mode`, `OutputMode.json` in a test) is a fourth copy of it."""
+    import re
+    from pathlib import Path
+
+    cli = Path(__file__).parents[2] / "agentctl" / "cli"
+    asking = re.compile(r"out\.mode\b|[=!]= *OutputMode\.|in \(OutputMode\.")
+    found = [f"{path.name}:{n}: {line.strip()}" for path in sorted(cli.glob("*.py"))
+             for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+             if asking.search(line)]
+    assert found == []
