@@ -109,11 +109,19 @@ def write_private(path: str | Path, data: str | bytes) -> Path:
     """A file only this user may read (the config file, which may hold a key; Tab's
     caches): its directory made if missing, mode 600, replaced atomically."""
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
+    private_dir(target.parent)
     return write_atomic(target, data, force=True, mode=0o600)
+
+
+def private_dir(directory: str | Path) -> Path:
+    """`directory`, made if missing with mode 700 (only its last part: the parents are
+    the user's, e.g. ~/.config). One that exists keeps its mode."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
+    return directory
 
 
 def _link_new(tmp: str, target: Path) -> None:

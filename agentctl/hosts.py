@@ -6,7 +6,10 @@ Shared by the settings (the key goes over plain http only to loopback) and the s
 
 from __future__ import annotations
 
-import ipaddress
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ipaddress
 
 _PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
@@ -17,6 +20,8 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     # thousands of tool URLs).
     if ":" not in host and not host.replace(".", "").isdigit():
         return None
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -38,6 +43,6 @@ def is_private_host(host: str) -> bool:
         # a single-label name only resolves on a private network
         return lowered == "localhost" or lowered.endswith(_PRIVATE_SUFFIXES) or (
             "." not in lowered)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+    if ip.version == 6 and ip.ipv4_mapped:  # type: ignore[union-attr]
         ip = ip.ipv4_mapped
     return not ip.is_global or ip.is_multicast

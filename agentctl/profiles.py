@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,34 @@ def check_name(name: str) -> str:
             hint="use letters, digits, '_', '-' or '.', starting with a letter or digit",
         )
     return name
+
+
+@contextmanager
+def editing(path: Path | None = None) -> Iterator[Config]:
+    """The config, read under an exclusive lock and saved when the block ends: concurrent
+    `config set`s each see the others' changes (twenty at once keep all twenty). The lock
+    is `.config.lock` beside the file (POSIX flock; elsewhere, no lock)."""
+    path = path or config_path()
+    from agentctl.fileio import private_dir
+
+    private_dir(path.parent)
+    lock = path.parent / f".{path.name}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot lock {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        config = load(path)
+        yield config
+        save(config)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def save(config: Config) -> None:

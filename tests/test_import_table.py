@@ -53,7 +53,7 @@ MAY_IMPORT = {
     # the WebSocket session takes URL and auth from the API's transport, nothing else
     "session": {"base", "agentctl.api.transport"},
     "render": {"base"},
-    "usecases": {"base", "settings", "spec", "api"},
+    "usecases": {"base", "settings", "spec", "api", "session"},
     "emulator": {"base", "spec"},  # validates like the service
     # conversation tests: test files (spec), live sessions (session); no HTTP of its own
     "testing": {"base", "spec", "session"},

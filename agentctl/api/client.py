@@ -97,9 +97,10 @@ class AgentsAPI:
     def find_by_name(self, name: str) -> list[Record]:
         return [a for a in self.list_agents() if a.get("name") == name]
 
-    def resolve(self, ref: str) -> Record:
-        """An id or an exact name -> the list item {id, name, ...}; ambiguity is an error."""
-        agents = self.list_agents()
+    def resolve(self, ref: str, agents: list[Record] | None = None) -> Record:
+        """An id or an exact name -> the list item {id, name, ...}; ambiguity is an error.
+        `agents`: a list already read (resolving many refs reads it once)."""
+        agents = self.list_agents() if agents is None else agents
         by_id = [a for a in agents if a.get("id") == ref]
         if by_id:
             return by_id[0]

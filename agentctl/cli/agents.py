@@ -46,60 +46,20 @@ def create(
     output: OutputOpt = OutputMode.table,
 ) -> None:
     """Create one agent per spec document."""
-    from agentctl.errors import RejectedError
     from agentctl.render import records
-    from agentctl.spec.check import check_names
+    from agentctl.usecases.create import create_agents
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = read_specs(files, env_file, out)
-    bodies = [doc.data for doc in docs]
+    docs = read_specs(files, state.spec_environment(env_file), out)
     if dry_run:
-        records.show_bodies(out, bodies)
-        out.info(f"dry run: {len(bodies)} agent(s) would be created; nothing was sent")
+        records.show_bodies(out, [doc.data for doc in docs])
+        out.info(f"dry run: {len(docs)} agent(s) would be created; nothing was sent")
         return
-    api = state.api()
-    existing = api.list_agents()
-    known: dict[str, list[str]] = {}
-    for agent in existing:
-        known.setdefault(str(agent.get("name")), []).append(str(agent.get("id")))
-    if not allow_duplicate_name:
-        check_names(docs, selector=None,  # the same name twice in the files
-                    hint="agent names should be unique; or pass --allow-duplicate-name")
-    for doc in docs:
-        name = str(doc.data.get("name"))
-        if name in known and not allow_duplicate_name:
-            raise RejectedError(
-                f"{doc.where(('name',))}: an agent named {name!r} already exists "
-                f"({', '.join(known[name])})",
-                hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply), "
-                "or pass --allow-duplicate-name",
-            )
-    created = []
-    for doc in docs:
-        record = api.create_agent(doc.data, known_ids=known.get(str(doc.data.get("name")), []))
-        if not allow_duplicate_name:
-            _settle_race(api, doc, record)
-        created.append(record)
-        out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
+    created = create_agents(
+        state.api(), docs, allow_duplicate_name=allow_duplicate_name,
+        on_created=lambda r: out.success(f"created agent {r.get('name')!r} ({r.get('id')})"))
     records.show_result(out, None, created)
-
-
-def _settle_race(api: AgentsAPI, doc: Any, record: dict[str, Any]) -> None:
-    """Another run created the same name at the same time: the older agent stays
-    (api.converge); if that is the other run's, ours is deleted and the name is taken."""
-    from agentctl.api.converge import settle_create
-    from agentctl.errors import RejectedError
-
-    settled = settle_create(api, record)
-    if not settled.kept:
-        name = record.get("name")
-        raise RejectedError(
-            f"{doc.where(('name',))}: an agent named {name!r} was created by another run at "
-            f"the same time ({settled.record.get('id')}); this run's copy ({record.get('id')}) "
-            "was deleted",
-            hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply)",
-        )
 
 
 def list_(
@@ -243,7 +203,7 @@ def update(
     from agentctl.errors import UsageError
     from agentctl.render import records
     from agentctl.spec.plan import plan_update
-    from agentctl.spec.setpath import apply_sets
+    from agentctl.spec.setpath import apply_sets, check_sets
 
     state = get_state(ctx)
     out = state.output(output)
@@ -252,7 +212,7 @@ def update(
             "give either -f PATH or --set KEY.PATH=VALUE", hint="see: agentctl update --help"
         )
     if files:
-        docs = read_specs(files, env_file, out, partial=True)
+        docs = read_specs(files, state.spec_environment(env_file), out, partial=True)
         if len(docs) != 1:
             raise UsageError(f"update takes one agent spec; {len(docs)} documents given",
                              hint="use agentctl apply -f for several agents")
@@ -261,6 +221,7 @@ def update(
     current = api.get_agent(str(api.resolve(agent)["id"]))
     if set_:
         spec = apply_sets(current, set_)
+        check_sets(spec, set_)  # a forbidden change: one error line, not a diff then a 422
     plan = plan_update(current, spec)
     if plan.empty:
         records.show_result(out, f"no changes to agent {current.get('name')!r}", [current])
@@ -290,9 +251,10 @@ def delete(
     out = state.output(output)
     api = state.api()
     targets: list[dict[str, Any]] = []
+    listed = api.list_agents()  # once, however many agents are named
     for ref in agents:
         try:
-            item = api.resolve(ref)
+            item = api.resolve(ref, listed)
         except NotFoundError:
             if ignore_not_found:
                 out.info(f"agent {ref!r} not found; nothing to delete")

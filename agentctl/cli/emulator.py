@@ -92,7 +92,7 @@ def serve(
 
         db = emulator_db()  # the same state as --local
     try:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the db holds secrets
     except OSError as exc:
         raise UsageError(
             f"cannot create {db.parent}: {exc.strerror or exc}", hint="choose another --db"

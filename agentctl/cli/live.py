@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,7 +13,6 @@ from agentctl.cli.options import EnvFileOpt, OptionalFilesOpt
 from agentctl.cli.state import get_state
 
 if TYPE_CHECKING:
-    from agentctl.cli.state import State
     from agentctl.render.output import Output
     from agentctl.session.audio import AudioSink, AudioSource
     from agentctl.session.runner import SessionResult, Until
@@ -109,7 +108,14 @@ def connect(
 
     base_url = state.base_url()
     if files:
-        config, session = _inline_config(state, files, env_file, out)
+        from agentctl.cli.specs import read_specs
+        from agentctl.session.ws import is_loopback_url
+        from agentctl.usecases.connect import inline_config
+
+        # An emulator on loopback may call loopback tools (--allow-loopback-tools).
+        docs = read_specs(files, state.spec_environment(env_file), out, partial=True,
+                          allow_loopback_urls=is_loopback_url(base_url))
+        config, session = inline_config(docs, warn=out.warn)
     else:
         assert agent is not None
         api = state.api()
@@ -234,29 +240,6 @@ def _came(result: SessionResult, stop: Until) -> str:
         return ""
     replies = result.report["totals"]["replies"]
     return f" ({replies} repl{'y' if replies == 1 else 'ies'} came)"
-
-
-def _inline_config(state: State, files: list[str], env_file: Path | None,
-                   out: Output) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One spec document -> (its configuration, the inline `session` to send)."""
-    from agentctl.cli.specs import spec_environment
-    from agentctl.errors import UsageError
-    from agentctl.session.inline import inline_session
-    from agentctl.session.ws import is_loopback_url
-    from agentctl.spec.load import load_specs
-    from agentctl.spec.validate import validate_documents
-
-    docs = load_specs(list(files), env=spec_environment(env_file), stdin=sys.stdin)
-    # An emulator on loopback may call loopback tools (emulator serve --allow-loopback-tools).
-    loopback = is_loopback_url(state.base_url())
-    for warning in validate_documents(docs, partial=True, allow_loopback_urls=loopback):
-        out.warn(warning)
-    if len(docs) != 1:
-        raise UsageError(f"connect -f takes one agent spec; {len(docs)} documents given")
-    session, warnings = inline_session(docs[0])
-    for warning in warnings:
-        out.warn(warning)
-    return docs[0].data, session
 
 
 def _source(input_: str | None, rate: int) -> tuple[AudioSource, float | None]:

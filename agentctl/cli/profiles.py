@@ -93,11 +93,11 @@ def set_(
     target = _target(ctx)
     if key == "api_key" and value == "-":
         value = sys.stdin.readline().strip()
-    config = state.config
-    config.profiles.setdefault(target, {})[key] = profiles.coerce(key, value)
-    if config.current is None:
-        config.current = target
-    profiles.save(config)
+    coerced = profiles.coerce(key, value)
+    with profiles.editing(state.config.path) as config:  # locked: concurrent sets all land
+        config.profiles.setdefault(target, {})[key] = coerced
+        if config.current is None:
+            config.current = target
     shown = "***" if key == "api_key" else value
     out.success(f"profile {target!r}: {key} = {shown}")
 
@@ -112,9 +112,8 @@ def unset(
 
     state = get_state(ctx)
     target = _target(ctx)
-    config = state.config
-    config.profile(target).pop(key, None)
-    profiles.save(config)
+    with profiles.editing(state.config.path) as config:
+        config.profile(target).pop(key, None)
     state.output().success(f"profile {target!r}: {key} unset")
 
 
@@ -128,10 +127,9 @@ def use(
     from agentctl import profiles
 
     state = get_state(ctx)
-    config = state.config
-    config.profile(name)
-    config.current = name
-    profiles.save(config)
+    with profiles.editing(state.config.path) as config:
+        config.profile(name)
+        config.current = name
     state.output().success(f"current profile: {name}")
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from agentctl.api.client import AgentsAPI
     from agentctl.emulator.server import RunningEmulator
     from agentctl.profiles import Config
@@ -68,6 +71,13 @@ class State:
                       no_color=no_color(self.flags, self.env.environ),
                       stdout=self.env.stdout, stderr=self.env.stderr, stdin=self.env.stdin)
 
+    def spec_environment(self, env_file: Path | None) -> dict[str, str]:
+        """What ${VAR} in spec files sees: --env-file's values, overridden by the real
+        environment (as docker compose does)."""
+        from agentctl.spec.interpolate import build_env
+
+        return build_env([str(env_file)] if env_file is not None else [], self.env.environ)
+
     # -- the API ----------------------------------------------------------------------
     def api(self) -> AgentsAPI:
         if self._api is None:
@@ -116,10 +126,12 @@ class State:
         if self._local is not None:
             return self._local.base_url
         from agentctl.emulator import server
+        from agentctl.fileio import private_dir
         from agentctl.settings import emulator_db
 
         db = emulator_db(self.env.environ)
-        db.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(db.parent)  # 700: the database (600) holds header values and LLM keys
+        _tighten(db)
         if not self.settings.debug:
             _quiet_embedded_emulator()
         running = server.start(db_path=db, live=self.local_live)
@@ -132,6 +144,21 @@ class State:
             stop = getattr(closer, "stop", None)
             (stop or closer)()
         self._closers.clear()
+
+
+def _tighten(path: Path) -> None:
+    """A database an older version left readable by others (644) is made 600."""
+    import stat
+
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            for item in (path, path.with_name(path.name + "-wal"),
+                         path.with_name(path.name + "-shm")):
+                if item.exists():
+                    item.chmod(0o600)
+    except OSError:
+        pass
 
 
 def _quiet_embedded_emulator() -> None:

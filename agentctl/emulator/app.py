@@ -578,12 +578,27 @@ async def token(request: Request) -> Response:
 
 
 async def emulator_requests(request: Request) -> Response:
-    """The request log: GET reads it, DELETE clears it. No auth (loopback only)."""
+    """The request log: GET reads it, DELETE clears it. No auth: loopback clients only
+    (`emulator serve --host 0.0.0.0` must not hand it to the network)."""
+    if not is_loopback(request.client.host if request.client else ""):
+        raise ApiError(404, "Not Found")
     entries = _state(request).requests
     if request.method == "DELETE":
         del entries[:]
         return Response(status_code=204)
     return JSONResponse(list(entries))
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (and ::ffff:127.x.y.z): this machine."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def _closing(request: Request) -> dict[str, str]:

@@ -275,6 +275,9 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
+        if host in _WILDCARD_HOSTS:
+            for line in _exposed_notice(host, emulator.port):
+                print(line, file=sys.stderr, flush=True)
         if emulator.tls is not None:
             cert = emulator.tls[0]
             print(f"TLS certificate: {cert} (trust it: --ca-cert {cert})", file=sys.stderr,
@@ -299,6 +302,32 @@ def serve(
                 signal.signal(signal.SIGINT, previous_int)
                 if previous_term is not None:
                     signal.signal(signal.SIGTERM, previous_term)
+
+
+def _exposed_notice(host: str, port: int) -> list[str]:
+    """`serve --host 0.0.0.0`: the address other machines use, and what that exposes."""
+    shown = _url_host(_outward_address(host) or host)
+    return [
+        f"From other machines: http://{shown}:{port} (listening on every interface)",
+        "warning: anyone who can reach this machine can use this emulator, over plain "
+        "http (keys and header values travel in the clear); /_emulator/* answers "
+        "loopback clients only",
+    ]
+
+
+def _outward_address(host: str) -> str | None:
+    """This machine's address on its default route (no packet is sent), or None."""
+    import socket
+
+    family = socket.AF_INET6 if host == "::" else socket.AF_INET
+    probe = "2001:db8::1" if family == socket.AF_INET6 else "192.0.2.1"
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe, 9))
+            address = sock.getsockname()[0]
+    except OSError:
+        return None
+    return None if address in ("0.0.0.0", "::") else address
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
