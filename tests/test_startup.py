@@ -144,8 +144,15 @@ def test_click_and_pydantic_are_not_installed() -> None:
 
 def test_no_dependency_brings_click_or_pydantic() -> None:
     """agentctl's dependency closure (without extras), from the installed metadata."""
+    from agentctl import DISTRIBUTION
+
+    try:
+        importlib.metadata.distribution(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail(f"{DISTRIBUTION} is not installed (the distribution was renamed from "
+                    "agentctl): run .venv/bin/pip install -e '.[test]'")
     seen: set[str] = set()
-    todo = ["agentctl"]
+    todo = [DISTRIBUTION]
     while todo:
         name = todo.pop()
         for line in importlib.metadata.requires(name) or []:

@@ -141,6 +141,12 @@ class Agents:
                 self._cache[key] = self._spec(ref) if ref.spec else self._stored(ref)
             return self._cache[key]
 
+    def first_warnings(self, target: Target) -> list[str]:
+        """A spec file's warnings, for the first test that uses it only."""
+        with self._lock:
+            warnings, target.warnings = target.warnings, []
+        return warnings
+
     def _stored(self, ref: AgentRef) -> Target:
         if self._api is None:
             self._api = self._api_factory()
@@ -412,7 +418,7 @@ class Runner:
         result = TestResult(test, "error")
         try:
             target = self.agents.target(test)
-            result.warnings.extend(target.warnings)
+            result.warnings.extend(self.agents.first_warnings(target))
             delay = self.options.capacity_delay
             while True:
                 try:
@@ -552,7 +558,10 @@ class _Conversation:
         result.tool_calls = seen.tool_calls
         result.agent = Side(self.agent.events, bytes(self.line.recorded), agent.reply_audio,
                             self.in_rate, self.out_rate, agent.session_id, report)
-        result.warnings.extend(self.agent.warnings)
+        # Unanswered calls are a failed check already; the runner's warning (which speaks
+        # of connect's --tool) would only repeat it.
+        result.warnings.extend(w for w in self.agent.warnings if w not in self.problems
+                               and not (w.startswith("tool.call ") and "not answered" in w))
 
     def incomplete(self, agent: SessionResult) -> str | None:
         if self.watch.problem is not None:

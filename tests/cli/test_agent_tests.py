@@ -408,6 +408,8 @@ def test_save_dir_keeps_transcript_events_and_both_sides_audio(live, repo):
 
 
 @pytest.mark.parametrize(("body", "args", "code", "message"), [
+    ("  - name: x\n", ("--base-url", "https://agents.example.com"), 2,
+     "--speed is for an emulator on this machine"),
     ("  - name: x\n    expect: [{said: '('}]\n", (), 3, ":4: tests[0].expect[0].said: not a valid"),
     ("  - name: x\n", ("--agent", "missing.yaml"), 2, "--agent missing.yaml: no such spec file"),
 ])
