@@ -51,7 +51,7 @@ def create(
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = read_specs(files, env_file, out)
+    docs = read_specs(files, state.spec_environment(env_file), out)
     if dry_run:
         records.show_bodies(out, [doc.data for doc in docs])
         out.info(f"dry run: {len(docs)} agent(s) would be created; nothing was sent")
@@ -212,7 +212,7 @@ def update(
             "give either -f PATH or --set KEY.PATH=VALUE", hint="see: agentctl update --help"
         )
     if files:
-        docs = read_specs(files, env_file, out, partial=True)
+        docs = read_specs(files, state.spec_environment(env_file), out, partial=True)
         if len(docs) != 1:
             raise UsageError(f"update takes one agent spec; {len(docs)} documents given",
                              hint="use agentctl apply -f for several agents")

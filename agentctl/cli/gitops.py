@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.options import AgentArg, DryRunOpt, EnvFileOpt, FilesOpt, OutputOpt, YesOpt
-from agentctl.cli.specs import read_specs, spec_environment
+from agentctl.cli.specs import read_specs
 from agentctl.cli.state import get_state
 from agentctl.exit_codes import ExitCode
 from agentctl.render.output import OutputMode
@@ -67,7 +66,8 @@ def validate(
     out = state.output(output)
     if not files:
         raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
-    report = check_files(files, spec_environment(env_file), strict=strict, stdin=state.env.stdin)
+    report = check_files(files, state.spec_environment(env_file), strict=strict,
+                         stdin=state.env.stdin)
     show_check(out, report)
     if report.failed:
         raise typer.Exit(int(ExitCode.SPEC))
@@ -92,7 +92,8 @@ def diff(
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = _read(files, env_file, out, prune=prune, selector=selector, compare_only=True)
+    docs = _read(files, state.spec_environment(env_file), out, prune=prune, selector=selector,
+                 compare_only=True)
     plans = plan_documents(state.api(), docs, prune=prune, selector=selector,
                            concurrency=concurrency)
     show_diff(out, plans)
@@ -129,7 +130,7 @@ def apply(
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = _read(files, env_file, out, prune=prune, selector=selector)
+    docs = _read(files, state.spec_environment(env_file), out, prune=prune, selector=selector)
     api = state.api()
     if dedupe and not _dedupe(api, out, docs, yes=yes, dry_run=dry_run):
         return
@@ -185,7 +186,7 @@ def _dedupe(api: AgentsAPI, out: Output, docs: Sequence[SpecDocument], *, yes: b
 
 
 def _read(
-    files: Sequence[str], env_file: Path | None, out: Output, *, prune: bool,
+    files: Sequence[str], env: Mapping[str, str], out: Output, *, prune: bool,
     selector: str | None, compare_only: bool = False,
 ) -> list[SpecDocument]:
     """--prune and --selector checked, then every document loaded and validated (before
@@ -201,7 +202,7 @@ def _read(
         )
     if selector is not None and not selector.strip():
         raise UsageError("--selector must not be empty")
-    docs = read_specs(files, env_file, out, compare_only=compare_only)
+    docs = read_specs(files, env, out, compare_only=compare_only)
     check_names(docs, selector)
     return docs
 
@@ -243,7 +244,7 @@ def promote(
                          "from its profile", hint="agentctl config set base_url URL --profile NAME")
     source, target = state.api_for(from_), state.api_for(to)
     spec, current = promotion_source(source, target, agent, profile=to)
-    plan = promotion_plan(spec, current, spec_environment(env_file), profile=to)
+    plan = promotion_plan(spec, current, state.spec_environment(env_file), profile=to)
     show_promotion(out, plan, dry_run=dry_run, profile=to)
     if dry_run:
         return

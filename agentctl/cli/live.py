@@ -91,13 +91,14 @@ def connect(
 
     base_url = state.base_url()
     if files:
-        from agentctl.cli.specs import spec_environment
+        from agentctl.cli.specs import read_specs
         from agentctl.session.ws import is_loopback_url
         from agentctl.usecases.connect import inline_config
 
-        config, session = inline_config(
-            files, spec_environment(env_file), stdin=state.env.stdin, warn=out.warn,
-            allow_loopback_urls=is_loopback_url(base_url))
+        # An emulator on loopback may call loopback tools (--allow-loopback-tools).
+        docs = read_specs(files, state.spec_environment(env_file), out, partial=True,
+                          allow_loopback_urls=is_loopback_url(base_url))
+        config, session = inline_config(docs, warn=out.warn)
     else:
         assert agent is not None
         api = state.api()

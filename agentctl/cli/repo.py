@@ -142,8 +142,10 @@ def _installed_from() -> str | None:
     import json
     from importlib import metadata
 
+    from agentctl import DISTRIBUTION
+
     try:
-        text = metadata.distribution("agentctl").read_text("direct_url.json")
+        text = metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
         data = json.loads(text) if text else {}
     except (metadata.PackageNotFoundError, ValueError):
         return None
@@ -152,4 +154,5 @@ def _installed_from() -> str | None:
         return None
     revision = vcs.get("requested_revision") or vcs.get("commit_id")
     url = f"{vcs.get('vcs', 'git')}+{data['url']}"
-    return f"agentctl @ {url}@{revision}" if revision else f"agentctl @ {url}"
+    name = DISTRIBUTION
+    return f"{name} @ {url}@{revision}" if revision else f"{name} @ {url}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -68,6 +69,13 @@ class State:
         return Output(OutputMode(mode or OutputMode.table),
                       no_color=no_color(self.flags, self.env.environ),
                       stdout=self.env.stdout, stderr=self.env.stderr, stdin=self.env.stdin)
+
+    def spec_environment(self, env_file: Path | None) -> dict[str, str]:
+        """What ${VAR} in spec files sees: --env-file's values, overridden by the real
+        environment (as docker compose does)."""
+        from agentctl.spec.interpolate import build_env
+
+        return build_env([str(env_file)] if env_file is not None else [], self.env.environ)
 
     # -- the API ----------------------------------------------------------------------
     def api(self) -> AgentsAPI:

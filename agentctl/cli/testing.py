@@ -65,7 +65,6 @@ def test(
     failed; 7: the service was unavailable."""
     import time
 
-    from agentctl.cli.specs import spec_environment
     from agentctl.errors import AuthError, UsageError
     from agentctl.render.output import OutputMode
     from agentctl.render.testing import show_result, show_summary
@@ -76,7 +75,7 @@ def test(
 
     state = get_state(ctx)
     out = state.output(OutputMode.json if fmt == TestFormat.json else OutputMode.table)
-    env = spec_environment(env_file)
+    env = state.spec_environment(env_file)
     override = _agent_ref(agent) if agent else None
     tests = _select(load_tests(paths, env), select or [])
     if not tests:

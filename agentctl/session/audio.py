@@ -22,7 +22,8 @@ from typing import IO, Any, Protocol
 from agentctl.errors import UsageError
 from agentctl.session.wav import pcm16_samples, resample, samples_pcm16
 
-AUDIO_HINT = "pip install 'agentctl[audio]' (sounddevice), or use --input FILE.wav"
+AUDIO_HINT = ("install the audio extra (sounddevice): pip install -e '.[audio]' in agentctl's "
+              "checkout; or use --input FILE.wav")
 
 
 class AudioSource(Protocol):

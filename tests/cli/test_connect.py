@@ -378,7 +378,7 @@ def test_no_sound_support_exits_2_with_the_hint(live, write, monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails
     result = run_cli("connect", "helper", exit_code=2)
     assert "microphone and speaker need the optional audio support" in result.stderr
-    assert "pip install 'agentctl[audio]'" in result.stderr
+    assert "pip install -e '.[audio]'" in result.stderr
 
 
 def test_local_uses_the_embedded_emulator(write, speech_wav):

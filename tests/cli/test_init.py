@@ -99,7 +99,7 @@ def test_an_empty_name_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize(("direct_url", "expected"), [
     ('{"url": "https://github.com/example/agentctl", "vcs_info": {"vcs": "git", '
      '"requested_revision": "v0.1.0", "commit_id": "abc"}}',
-     "agentctl @ git+https://github.com/example/agentctl@v0.1.0"),
+     "agentctl-voice @ git+https://github.com/example/agentctl@v0.1.0"),
     ('{"url": "file:///home/me/agentctl", "dir_info": {"editable": true}}', None),
     (None, None),
 ])

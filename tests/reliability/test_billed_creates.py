@@ -111,3 +111,19 @@ def test_lost_answers_and_in_progress_are_retried_with_the_same_key(scripted, em
     assert keys == ["fixed"] * 2 and len(sleeps) == 1
     posts = [r["status"] for r in emulator.requests if r["method"] == "POST"]
     assert posts[-2:] == [409, 201]
+
+
+def test_a_webhook_create_whose_answer_was_lost_returns_the_one_it_made(scripted, emulator):
+    from agentctl.api import platform
+
+    api, sleeps, _ = scripted(
+        lambda request, n: "reset-after" if request.method == "POST" and n == 1 else None)
+    body = {"url": "https://example.com/hooks", "events": ["call.ended"], "secret": "s" * 40}
+    made = platform.create_webhook(api, body)
+    stored = [r for _, r in emulator.app.state.emulator.platform.resources.items(
+        "subscription")]
+    assert [r["id"] for r in stored] == [made["id"]] and len(sleeps) == 1
+    # A duplicate from the start is still refused.
+    again, _, _ = scripted(lambda request, n: None)
+    with pytest.raises(Exception, match="exists"):
+        platform.create_webhook(again, body)

@@ -57,16 +57,35 @@ def test_create_checks_names_before_it_writes(api, tmp_path):
 
 
 def test_inline_config_warns_through_its_callback(tmp_path):
+    from agentctl.spec.read import read_specs
     from agentctl.usecases.connect import inline_config
 
     path = tmp_path / "inline.yaml"
     path.write_text("name: x\nsystem_prompt: Hi.\nvoice: {voice_id: ivy}\nllm: []\n", "utf-8")
     warnings: list[str] = []
-    config, session = inline_config([str(path)], {}, stdin=None, allow_loopback_urls=False,
-                                    warn=warnings.append)
+
+    def read() -> list:
+        return read_specs([str(path)], {}, stdin=None, on_secrets=list, warn=warnings.append,
+                          partial=True)
+
+    config, session = inline_config(read(), warn=warnings.append)
     assert config["name"] == "x"
     assert session == {"system_prompt": "Hi.", "output": {"voice": "ivy"}}
     assert warnings == [f"{path}:4: llm: not part of an inline session; ignored"]
     path.write_text("name: x\n", "utf-8")
     with pytest.raises(SpecError, match="system_prompt: field required"):
-        inline_config([str(path)], {}, stdin=None, allow_loopback_urls=False, warn=print)
+        inline_config(read(), warn=print)
+
+
+def test_one_reading_hands_over_secrets_before_it_checks(tmp_path):
+    """The fail-first reading: secrets to `on_secrets` first, the first error raised."""
+    from agentctl.spec.read import read_specs
+
+    path = tmp_path / "a.yaml"
+    path.write_text("name: ${NAME}\nsystem_prompt: 1\nvoice: {voice_id: ivy}\n"
+                    "llm: [{api_key: '${LLM_KEY}'}]\n", "utf-8")
+    secrets: list[str] = []
+    with pytest.raises(SpecError, match=r"a.yaml:2: system_prompt"):
+        read_specs([str(path)], {"NAME": "n", "LLM_KEY": "k-12345"}, stdin=None,
+                   on_secrets=secrets.extend, warn=print)
+    assert secrets == ["k-12345"]
