@@ -1,7 +1,8 @@
 """Writing files safely: atomically, never over an existing file without --force, and with
 names derived from agent names that cannot leave the target directory.
 
-`write_atomic` writes a temporary file in the target's directory, flushes it to disk, then
+The one writer of files (`write_private` is it with mode 600). `write_atomic` writes a
+temporary file in the target's directory, flushes it to disk, then
 moves it into place in one step: a reader sees the old file or the new one, never half of
 one, and an interrupted write leaves nothing behind. Without `force`, the final step is a
 hard link, which fails if the name exists (no check-then-write race).
@@ -102,6 +103,25 @@ def write_atomic(
         # After a replace or a link the temporary name is gone or redundant.
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def write_private(path: str | Path, data: str | bytes) -> Path:
+    """A file only this user may read (the config file, which may hold a key; Tab's
+    caches): its directory made if missing, mode 600, replaced atomically."""
+    target = Path(path)
+    private_dir(target.parent)
+    return write_atomic(target, data, force=True, mode=0o600)
+
+
+def private_dir(directory: str | Path) -> Path:
+    """`directory`, made if missing with mode 700 (only its last part: the parents are
+    the user's, e.g. ~/.config). One that exists keeps its mode."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
+    return directory
 
 
 def _link_new(tmp: str, target: Path) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,34 @@ def check_name(name: str) -> str:
     return name
 
 
+@contextmanager
+def editing(path: Path | None = None) -> Iterator[Config]:
+    """The config, read under an exclusive lock and saved when the block ends: concurrent
+    `config set`s each see the others' changes (twenty at once keep all twenty). The lock
+    is `.config.lock` beside the file (POSIX flock; elsewhere, no lock)."""
+    path = path or config_path()
+    from agentctl.fileio import private_dir
+
+    private_dir(path.parent)
+    lock = path.parent / f".{path.name}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot lock {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        config = load(path)
+        yield config
+        save(config)
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def save(config: Config) -> None:
     """Write atomically; mode 600 always (the file may hold a key)."""
     lines: list[str] = []
@@ -124,24 +153,9 @@ def save(config: Config) -> None:
         lines.append(f"[profiles.{_toml_key(name)}]")
         for key, value in sorted(config.profiles[name].items()):
             lines.append(f"{key} = {_toml_value(value)}")
+    from agentctl.fileio import write_private
+
     write_private(config.path, "\n".join(lines).lstrip("\n") + "\n")
-
-
-def write_private(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _toml_key(key: str) -> str:

@@ -63,6 +63,9 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
                  "Use the embedded emulator", profile_key="local", default=False),
     GlobalOption("timeout", ("--timeout",), "AGENTCTL_TIMEOUT", float,
                  "Seconds per request", profile_key="timeout", default=DEFAULT_TIMEOUT),
+    GlobalOption("ca_cert", ("--ca-cert",), "AGENTCTL_CA_BUNDLE", str,
+                 "Trust the certificates in this PEM file for https (e.g. the one "
+                 "`emulator serve --tls` prints)"),
     GlobalOption("verbose", ("--verbose", "-v"), None, bool, "More detail on stderr",
                  default=False),
     GlobalOption("debug", ("--debug",), None, bool,
@@ -91,21 +94,32 @@ OTHER_ENV = {
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:
-    override = (os.environ if environ is None else environ).get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return platformdirs.user_config_path("agentctl")
+    env = os.environ if environ is None else environ
+    if env.get(CONFIG_DIR_ENV):
+        return Path(env[CONFIG_DIR_ENV])
+    return _xdg(env, "XDG_CONFIG_HOME", "~/.config") or _platformdirs("user_config_path")
 
 
 def data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    override = (os.environ if environ is None else environ).get(DATA_DIR_ENV)
-    if override:
-        return Path(override)
+    env = os.environ if environ is None else environ
+    if env.get(DATA_DIR_ENV):
+        return Path(env[DATA_DIR_ENV])
+    return _xdg(env, "XDG_DATA_HOME", "~/.local/share") or _platformdirs("user_data_path")
+
+
+def _xdg(env: Mapping[str, str], variable: str, default: str) -> Path | None:
+    """On Linux, what platformdirs answers, without importing it (it imports tempfile and
+    more: ~10 ms of every command that reads the config file)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    base = env.get(variable, "").strip() or os.path.expanduser(default)
+    return Path(base) / "agentctl"
+
+
+def _platformdirs(function: str) -> Path:
     import platformdirs
 
-    return platformdirs.user_data_path("agentctl")
+    return getattr(platformdirs, function)("agentctl")  # type: ignore[no-any-return]
 
 
 def emulator_db(environ: Mapping[str, str] | None = None) -> Path:
@@ -165,6 +179,7 @@ class Settings:
     local: bool
     timeout: float
     profile: str | None
+    ca_cert: str | None = None  # a PEM file of certificates to trust instead of the default
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
@@ -217,6 +232,12 @@ def resolve(
     if api_key is not None:
         check_api_key(str(api_key), key_source)
 
+    ca_cert, ca_source = pick("ca_cert")
+    if ca_cert is not None and not os.path.isfile(str(ca_cert)):
+        where = "--ca-cert" if ca_source == "flag" else ca_source
+        raise UsageError(f"no such certificate file {str(ca_cert)!r} (from {where})",
+                         hint="--ca-cert takes a PEM file, e.g. the one emulator serve --tls "
+                         "prints")
     base_url = str(base_url).rstrip("/")
     if not local:
         check_base_url(base_url)
@@ -227,6 +248,7 @@ def resolve(
         local=local,
         timeout=timeout,
         profile=profile_name,
+        ca_cert=str(ca_cert) if ca_cert is not None else None,
         verbose=bool(flags.get("verbose")),
         debug=bool(flags.get("debug")),
         no_color=no_color(flags, env),
@@ -271,7 +293,7 @@ def for_profile(
     if profile.get("base_url") or "local" in profile:
         env.pop(OPTION["base_url"].env or "", None)
         env.pop(OPTION["local"].env or "", None)
-    own = {k: flags.get(k) for k in ("timeout", "verbose", "debug", "no_color")}
+    own = {k: flags.get(k) for k in ("timeout", "ca_cert", "verbose", "debug", "no_color")}
     return resolve(own, env, profile, name)
 
 

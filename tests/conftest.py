@@ -13,6 +13,16 @@ import pytest
 
 from agentctl.emulator import server
 
+# Whole directories of long runs: not in the quick loop (pytest -m "not slow"); CI runs all.
+SLOW_DIRS = ("reliability", "fuzz")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.relative_to(here).parts[0] in SLOW_DIRS:
+            item.add_marker(pytest.mark.slow)
+
 TEST_KEY = "test-key-0123456789"
 LEAKY_ENV = (
     "ASSEMBLYAI_API_KEY", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS", "LINES",

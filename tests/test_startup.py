@@ -144,8 +144,15 @@ def test_click_and_pydantic_are_not_installed() -> None:
 
 def test_no_dependency_brings_click_or_pydantic() -> None:
     """agentctl's dependency closure (without extras), from the installed metadata."""
+    from agentctl import DISTRIBUTION
+
+    try:
+        importlib.metadata.distribution(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail(f"{DISTRIBUTION} is not installed (the distribution was renamed from "
+                    "agentctl): run .venv/bin/pip install -e '.[test]'")
     seen: set[str] = set()
-    todo = ["agentctl"]
+    todo = [DISTRIBUTION]
     while todo:
         name = todo.pop()
         for line in importlib.metadata.requires(name) or []:
@@ -172,8 +179,13 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "latest.json").read_text("utf-8"))
     cases = " | ".join(row["case"] for row in report["rows"])
     for expected in ("python -c pass", "agentctl --version", "agentctl --help (piped)",
-                     "complete `agentctl li<Tab>`", "apply 20 specs", "httpx.post",
-                     "list 500 agents -o json: client CPU", "client peak RSS"):
+                     "complete `agentctl li<Tab>`", "`get ID -o json` / a stdlib",
+                     "`list -o json` (20 agents) / a stdlib", "requests sent by `get ID`",
+                     "`validate` of 50 YAML files", "one JSON array", "`apply` of 20 new specs",
+                     "one keep-alive client", "50 ms late", "`list` of 300 agents on a terminal",
+                     "`list -o wide` of 300", "`list -o json` of 500 agents: client CPU",
+                     "json.dumps(indent=2)",
+                     "client peak RSS"):
         assert expected in cases
     assert all(row["value"] == row["value"] for row in report["rows"])  # no NaN: all ran
     assert report["machine"]["nproc"] and report["machine"]["python"]

@@ -42,7 +42,6 @@ class AgentsAPI:
         self.http = http
         self.retry = retry or RetryPolicy.from_env()
         self.on_retry = on_retry
-        self.write_requests = 0  # POST/PUT/DELETE sent, for `apply`'s summary and tests
 
     # -- the endpoints ----------------------------------------------------------------
     def iter_collection(
@@ -91,7 +90,6 @@ class AgentsAPI:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                self.write_requests += 1
                 response = self.http.post("/v1/agents", json=for_write(body))
             except Exception as exc:
                 if not _is_transport_error(exc):
@@ -121,7 +119,7 @@ class AgentsAPI:
                 raise _after_tries(error_for_response(response, what), attempt)
             if 300 <= response.status_code < 400:
                 raise error_for_response(response, what)
-            return self._record(response, what, expect=201)
+            return self._record(response, what)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def update_agent(self, agent_id: str, body: Record) -> Record:
@@ -132,19 +130,6 @@ class AgentsAPI:
     def delete_agent(self, agent_id: str) -> None:
         what = f"delete agent {agent_id}"
         self._send("DELETE", _path(agent_id), what=what, gone_ok_after_retry=True)
-
-    def mint_token(self, expires_in_seconds: int = 60) -> str:
-        """`GET /v1/token` with `expires_in_seconds` always set (§9); the answer may carry
-        `expires_in_seconds` or `expires_at` besides the token."""
-        response = self._send(
-            "GET", "/v1/token",
-            params={"product": "voice_agent", "expires_in_seconds": expires_in_seconds},
-            what="mint a session token",
-        )
-        body = self._json(response, "mint a session token")
-        if not isinstance(body, dict) or not isinstance(body.get("token"), str):
-            raise UnavailableError("mint a session token: unexpected response shape")
-        return body["token"]
 
     # -- addressing -------------------------------------------------------------------
     def find_by_name(self, name: str) -> list[Record]:
@@ -215,8 +200,6 @@ class AgentsAPI:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                if method != "GET":
-                    self.write_requests += 1
                 response = self.http.request(method, path, json=json, params=params)
             except Exception as exc:
                 if not _is_transport_error(exc):
@@ -272,7 +255,7 @@ class AgentsAPI:
             self.on_retry(f"{reason}; retrying in {delay:.1f}s")
         self.retry.sleep(delay)
 
-    def _record(self, response: httpx.Response, what: str, expect: int | None = None) -> Record:
+    def _record(self, response: httpx.Response, what: str) -> Record:
         if response.status_code >= 400:
             raise error_for_response(response, what)
         body = self._json(response, what)

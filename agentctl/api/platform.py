@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from agentctl.api.requests import get_record, pages, send_billed, write
+from agentctl.api.requests import get_record, pages, post_retrying, send_billed, write
 from agentctl.errors import NotFoundError, RejectedError, UnavailableError, UsageError
 
 if TYPE_CHECKING:
@@ -235,12 +235,23 @@ def get_webhook(api: AgentsAPI, subscription_id: str) -> Record:
 
 
 def create_webhook(api: AgentsAPI, body: Record) -> Record:
-    # No Idempotency-Key: webhook creates are not billed (§3); a retry after an unknown
-    # outcome is refused by the service as `webhook_subscription_already_exists`.
+    """POST a subscription. Webhook creates take no Idempotency-Key (§3): when a retry is
+    refused as `webhook_subscription_already_exists` after a try whose answer was lost,
+    the subscription that try made is looked up (same URL and agent) and returned."""
     what = f"create webhook subscription for {body.get('url')}"
-    response = api._send("POST", "/v1/webhook-subscriptions", json=body, what=what)
-    body = api._json(response, what)
-    return body if isinstance(body, dict) else {}
+    try:
+        response, _ = post_retrying(api, "/v1/webhook-subscriptions", body, what=what)
+    except RejectedError as exc:
+        if not (getattr(exc, "maybe_landed", False) and getattr(exc, "response_code", None)
+                == "webhook_subscription_already_exists"):
+            raise
+        for existing in list_webhooks(api):
+            if existing.get("url") == body.get("url") and (
+                    existing.get("agent_id") == body.get("agent_id")):
+                return existing
+        raise
+    record = api._json(response, what)
+    return record if isinstance(record, dict) else {}
 
 
 def update_webhook(api: AgentsAPI, subscription_id: str, changes: Record) -> Record:

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from agentctl.api.client import _after_tries, _is_transport_error
+from agentctl.api.client import _after_tries, _is_transport_error, _request_never_sent
 from agentctl.api.errors import error_for_response, error_for_transport
-from agentctl.api.retry import RETRY_STATUSES
+from agentctl.api.retry import NOT_PROCESSED_STATUSES, RETRY_STATUSES
 from agentctl.errors import UnavailableError
 
 if TYPE_CHECKING:
@@ -32,13 +32,7 @@ def new_idempotency_key() -> str:
 
 
 def _in_progress(response: httpx.Response) -> bool:
-    if response.status_code != 409:
-        return False
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("code") == "idempotency_in_progress"
+    return response.status_code == 409 and error_code(response) == "idempotency_in_progress"
 
 
 def send_billed(api: AgentsAPI, path: str, body: Record, *, what: str,
@@ -46,12 +40,22 @@ def send_billed(api: AgentsAPI, path: str, body: Record, *, what: str,
     """POST `body` with one `Idempotency-Key` for every try: connection errors, 408, 429,
     5xx and 409 `idempotency_in_progress` are retried with the same key, so the service
     acts once and a retry gets the first answer back."""
-    key = key or new_idempotency_key()
-    headers = {IDEMPOTENCY_HEADER: key}
+    headers = {IDEMPOTENCY_HEADER: key or new_idempotency_key()}
+    response, _ = post_retrying(api, path, body, what=what, headers=headers)
+    return _record(response, what)
+
+
+def post_retrying(api: AgentsAPI, path: str, body: Record, *, what: str,
+                  headers: dict[str, str] | None = None) -> tuple[httpx.Response, bool]:
+    """POST with retries; (the final answer, whether an earlier try may have landed).
+
+    Without an `Idempotency-Key` the caller must make a landed earlier try harmless (a
+    create the service refuses as a duplicate, which the caller then looks up).
+    """
+    maybe_landed = False
     for attempt in range(api.retry.attempts):
         last = attempt == api.retry.attempts - 1
         try:
-            api.write_requests += 1
             response = api.http.post(path, json=body, headers=headers)
         except Exception as exc:
             if not _is_transport_error(exc):
@@ -59,18 +63,34 @@ def send_billed(api: AgentsAPI, path: str, body: Record, *, what: str,
             if last:
                 raise _after_tries(
                     error_for_transport(exc, what, str(api.http.base_url)), attempt) from None
+            maybe_landed = maybe_landed or not _request_never_sent(exc)
             api._wait(attempt, None, f"{what}: {type(exc).__name__}")
             continue
         retry = response.status_code in RETRY_STATUSES or response.status_code == 408 or (
             _in_progress(response))
         if retry and not last:
+            maybe_landed = maybe_landed or response.status_code not in NOT_PROCESSED_STATUSES
             api._wait(attempt, response.headers.get("Retry-After"),
                       f"{what}: {response.status_code}")
             continue
         if response.status_code >= 400:
-            raise _after_tries(error_for_response(response, what), attempt)
-        return _record(response, what)
+            response.read()
+            error = _after_tries(error_for_response(response, what), attempt)
+            error.response_code = error_code(response)  # type: ignore[attr-defined]
+            error.maybe_landed = maybe_landed  # type: ignore[attr-defined]
+            raise error
+        return response, maybe_landed
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def error_code(response: httpx.Response) -> str | None:
+    """The envelope's `code` of an error answer, if it has one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _record(response: httpx.Response, what: str) -> Record:

@@ -7,7 +7,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 from agentctl.errors import UsageError
 
@@ -70,6 +69,8 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # an HTTP date: rare, and ~10 ms to import
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

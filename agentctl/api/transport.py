@@ -10,14 +10,17 @@ past the budget it stops with an UnavailableError (exit 7), whatever the server 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from agentctl import __version__
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 Log = Callable[[str], None]
@@ -109,7 +112,7 @@ def _deadline_backend(inner: Any) -> Any:
 
 
 def _bounded_transport(
-    verify: bool, limits: httpx.Limits, timeout: float, max_bytes: int
+    verify: bool | ssl.SSLContext, limits: httpx.Limits, timeout: float, max_bytes: int
 ) -> httpx.BaseTransport:
     """httpx's own transport, its requests each given a deadline and a byte budget."""
     import httpx
@@ -125,7 +128,8 @@ def _bounded_transport(
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             _begin(timeout, max_bytes, request.url.host)
-            return inner.handle_request(request)
+            with _explained_certificates(request):
+                return inner.handle_request(request)
 
         def close(self) -> None:
             inner.close()
@@ -142,8 +146,11 @@ def build_client(
     log: Log | None = None,
     max_connections: int = 16,
     max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ca_cert: str | None = None,
 ) -> httpx.Client:
-    """`timeout` bounds each whole request (connect, send, every byte of the answer)."""
+    """`timeout` bounds each whole request (connect, send, every byte of the answer);
+    `ca_cert`: a PEM file of certificates to trust for https instead of the default."""
+    _import_httpcore_without_h2()
     import httpx
 
     headers = {"User-Agent": f"agentctl/{__version__}", "Accept": "application/json"}
@@ -160,7 +167,7 @@ def build_client(
         }
     # Plain http is only allowed to loopback (an emulator): no TLS there, so skip loading
     # the CA bundle, ~19 ms of every command. https always verifies.
-    verify = base_url.startswith("https://")
+    verify = _verify(ca_cert) if base_url.startswith("https://") else False
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
@@ -176,3 +183,55 @@ def build_client(
         limits=limits,
         follow_redirects=False,
     )
+
+
+def _verify(ca_cert: str | None) -> bool | ssl.SSLContext:
+    """True (the default CA bundle), or a context trusting only `ca_cert`'s certificates."""
+    if not ca_cert:
+        return True
+    import ssl
+
+    from agentctl.errors import UsageError
+
+    try:
+        return ssl.create_default_context(cafile=ca_cert)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot read certificates from {ca_cert}: {exc}",
+                         hint="--ca-cert takes a PEM file") from None
+
+
+@contextlib.contextmanager
+def _explained_certificates(request: httpx.Request) -> Iterator[None]:
+    """A certificate that fails verification is one clear error at once (exit 7), not a
+    connection error retried five times."""
+    import httpx
+
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+            raise
+        from agentctl.errors import UnavailableError
+
+        reason = str(exc).rsplit("certificate verify failed:", 1)[-1]
+        reason = reason.split("(_ssl.c", 1)[0].strip(" )") or "not trusted"
+        raise UnavailableError(
+            f"the certificate of {request.url.host} is not trusted ({reason})",
+            hint="for a server with its own certificate (emulator serve --tls): "
+            "--ca-cert PEM or $AGENTCTL_CA_BUNDLE",
+        ) from None
+
+
+def _import_httpcore_without_h2() -> None:
+    """Import httpcore with `h2` hidden: it imports h2 (~20 ms) whenever it is installed
+    (the emulator's server brings it), for HTTP/2 that this client never asks for. Only
+    the first import hides it; h2 stays importable for anything else afterwards."""
+    import sys
+
+    if "httpcore" in sys.modules or "h2" in sys.modules:
+        return
+    sys.modules["h2"] = None  # type: ignore[assignment]  # `import h2` -> ImportError
+    try:
+        import httpcore  # noqa: F401
+    finally:
+        del sys.modules["h2"]

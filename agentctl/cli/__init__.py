@@ -67,6 +67,23 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     return code
 
 
+def _key_on_command_line(args: list[str]) -> bool:
+    """The global --api-key among the leading (hoisted) flags: visible in the process list.
+    (`emulator serve --api-key` is that command's own option, after its name.)"""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--api-key" or arg.startswith("--api-key="):
+            return True
+        if arg in VALUE_FLAGS:
+            i += 2
+        elif arg.split("=", 1)[0] in VALUE_FLAGS or arg in BOOL_FLAGS:
+            i += 1
+        else:
+            return False
+    return False
+
+
 def _asks_version(args: list[str]) -> bool:
     """`--version` among the leading global flags: answered without building the Typer app,
     which is most of a run's start-up time (as the app's eager `--version` would answer)."""
@@ -104,6 +121,11 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
 
     os.environ.setdefault("_TYPER_STANDARD_TRACEBACK", "1")
     _register_environment_secrets(env)
+    if _key_on_command_line(args):
+        env.stderr.write(
+            "warning: --api-key on the command line can be read by other users of this "
+            "machine (ps, /proc); use $ASSEMBLYAI_API_KEY or a profile "
+            "(agentctl config set api_key_env VAR)\n")
     try:
         command = _command(app, _subcommand(args))
         # the Environment rides on the root context's obj; the root callback wraps it in

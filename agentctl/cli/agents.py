@@ -46,60 +46,20 @@ def create(
     output: OutputOpt = OutputMode.table,
 ) -> None:
     """Create one agent per spec document."""
-    from agentctl.errors import RejectedError
     from agentctl.render import records
-    from agentctl.spec.check import check_names
+    from agentctl.usecases.create import create_agents
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = read_specs(files, env_file, out)
-    bodies = [doc.data for doc in docs]
+    docs = read_specs(files, state.spec_environment(env_file), out)
     if dry_run:
-        records.show_bodies(out, bodies)
-        out.info(f"dry run: {len(bodies)} agent(s) would be created; nothing was sent")
+        records.show_bodies(out, [doc.data for doc in docs])
+        out.info(f"dry run: {len(docs)} agent(s) would be created; nothing was sent")
         return
-    api = state.api()
-    existing = api.list_agents()
-    known: dict[str, list[str]] = {}
-    for agent in existing:
-        known.setdefault(str(agent.get("name")), []).append(str(agent.get("id")))
-    if not allow_duplicate_name:
-        check_names(docs, selector=None,  # the same name twice in the files
-                    hint="agent names should be unique; or pass --allow-duplicate-name")
-    for doc in docs:
-        name = str(doc.data.get("name"))
-        if name in known and not allow_duplicate_name:
-            raise RejectedError(
-                f"{doc.where(('name',))}: an agent named {name!r} already exists "
-                f"({', '.join(known[name])})",
-                hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply), "
-                "or pass --allow-duplicate-name",
-            )
-    created = []
-    for doc in docs:
-        record = api.create_agent(doc.data, known_ids=known.get(str(doc.data.get("name")), []))
-        if not allow_duplicate_name:
-            _settle_race(api, doc, record)
-        created.append(record)
-        out.success(f"created agent {record.get('name')!r} ({record.get('id')})")
-    records.show_records(out, created, quiet_table=True)
-
-
-def _settle_race(api: AgentsAPI, doc: Any, record: dict[str, Any]) -> None:
-    """Another run created the same name at the same time: the older agent stays
-    (api.converge); if that is the other run's, ours is deleted and the name is taken."""
-    from agentctl.api.converge import settle_create
-    from agentctl.errors import RejectedError
-
-    settled = settle_create(api, record)
-    if not settled.kept:
-        name = record.get("name")
-        raise RejectedError(
-            f"{doc.where(('name',))}: an agent named {name!r} was created by another run at "
-            f"the same time ({settled.record.get('id')}); this run's copy ({record.get('id')}) "
-            "was deleted",
-            hint=f"change it with: agentctl update {name!r} -f FILE (or agentctl apply)",
-        )
+    created = create_agents(
+        state.api(), docs, allow_duplicate_name=allow_duplicate_name,
+        on_created=lambda r: out.success(f"created agent {r.get('name')!r} ({r.get('id')})"))
+    records.show_result(out, None, created)
 
 
 def list_(
@@ -131,7 +91,7 @@ def list_(
         pages = (items[i:i + PAGE] for i in range(0, len(items), PAGE))
     if limit is not None:
         pages = _first(pages, limit)
-    if output == OutputMode.wide:
+    if out.wide:
         pages = _details(api, pages, out)
     records.show_list(out, pages, empty=f"no agents match --name {name!r}" if name
                       else "no agents")
@@ -235,21 +195,19 @@ def get(
 
 
 def _save_export(
-    out: Any, directory: Path, record: dict[str, Any], spec: Any, *, force: bool
+    out: Output, directory: Path, record: dict[str, Any], spec: Any, *, force: bool
 ) -> None:
     """DIR/<safe name>.yaml, written atomically; an existing file only with --force."""
     from agentctl.errors import UsageError
     from agentctl.fileio import path_in, write_atomic
-    from agentctl.render.output import to_json, to_yaml
 
-    as_json = out.mode == OutputMode.json
+    suffix, text = out.file_text(spec)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
-    target = path_in(directory, str(record.get("name") or record.get("id")),
-                     ".json" if as_json else ".yaml")
-    write_atomic(target, to_json(spec) + "\n" if as_json else to_yaml(spec), force=force)
+    target = path_in(directory, str(record.get("name") or record.get("id")), suffix)
+    write_atomic(target, text, force=force)
     out.success(f"saved agent {record.get('name')!r} to {target}")
 
 
@@ -269,7 +227,7 @@ def update(
     from agentctl.errors import UsageError
     from agentctl.render import records
     from agentctl.spec.plan import plan_update
-    from agentctl.spec.setpath import apply_sets
+    from agentctl.spec.setpath import apply_sets, check_sets
 
     state = get_state(ctx)
     out = state.output(output)
@@ -278,7 +236,7 @@ def update(
             "give either -f PATH or --set KEY.PATH=VALUE", hint="see: agentctl update --help"
         )
     if files:
-        docs = read_specs(files, env_file, out, partial=True)
+        docs = read_specs(files, state.spec_environment(env_file), out, partial=True)
         if len(docs) != 1:
             raise UsageError(f"update takes one agent spec; {len(docs)} documents given",
                              hint="use agentctl apply -f for several agents")
@@ -287,6 +245,7 @@ def update(
     current = api.get_by_ref(agent)
     if set_:
         spec = apply_sets(current, set_)
+        check_sets(spec, set_)  # a forbidden change: one error line, not a diff then a 422
     plan = plan_update(current, spec)
     if plan.missing_keys:
         from agentctl.errors import SpecError
@@ -298,17 +257,15 @@ def update(
             "the key)", hint="set it too, e.g. --set llm[0].api_key=$MY_LLM_KEY, or use -f "
             "with api_key: ${VAR}")
     if plan.empty:
-        out.success(f"no changes to agent {current.get('name')!r}")
-        if out.machine:
-            records.show_records(out, [current])
+        records.show_result(out, f"no changes to agent {current.get('name')!r}", [current])
         return
     records.show_diff(out, plan.changes, title=f"agent {current.get('name')!r} ({current['id']})")
     if dry_run:
         out.info(f"dry run: {len(plan.changes)} change(s) not sent")
         return
     updated = api.update_agent(str(current["id"]), plan.body)
-    out.success(f"updated agent {updated.get('name')!r} ({updated.get('id')})")
-    records.show_records(out, [updated], quiet_table=True)
+    records.show_result(out, f"updated agent {updated.get('name')!r} ({updated.get('id')})",
+                        [updated])
 
 
 def delete(
@@ -348,8 +305,6 @@ def delete(
         except NotFoundError:
             if not ignore_not_found:
                 raise
-        out.success(f"deleted agent {target.get('name')!r} ({target['id']})")
-        if out.mode in (OutputMode.name, OutputMode.id):
-            out.lines([str(target["id"] if out.mode == OutputMode.id else target.get("name"))])
+        out.result(f"deleted agent {target.get('name')!r} ({target['id']})", gone=[target])
 
 

@@ -16,6 +16,7 @@ from agentctl.cli import (
     meta,
     numbers,
     profiles,
+    repo,
     sessions,
     testing,
     webhooks,
@@ -88,6 +89,8 @@ app.command("diff")(gitops.diff)
 app.command("apply")(gitops.apply)
 app.command("validate")(gitops.validate)
 app.command("promote")(gitops.promote)
+app.command("init")(repo.init)
+app.command("export")(repo.export)
 app.command("test")(testing.test)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(numbers.app, name="numbers")

@@ -60,6 +60,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve https (and wss) with a self-signed certificate made at start, next to"
+            " the --db file; clients trust it with --ca-cert PATH (needs openssl).",
+        ),
+    ] = False,
     allow_loopback_tools: Annotated[
         bool,
         typer.Option(
@@ -92,14 +100,14 @@ def serve(
 
         db = emulator_db()  # the same state as --local
     try:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the db holds secrets
     except OSError as exc:
         raise UsageError(
             f"cannot create {db.parent}: {exc.strerror or exc}", hint="choose another --db"
         ) from exc
     try:
         run(host, port, db, api_keys=keys or None, faults=fault_config, live=live,
-            allow_loopback_tools=allow_loopback_tools, page_size=page_size)
+            allow_loopback_tools=allow_loopback_tools, tls=tls, page_size=page_size)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:

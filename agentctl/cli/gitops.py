@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-from pathlib import Path
+import shlex
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.options import AgentArg, DryRunOpt, EnvFileOpt, FilesOpt, OutputOpt, YesOpt
-from agentctl.cli.specs import read_specs, spec_environment
+from agentctl.cli.specs import read_specs
 from agentctl.cli.state import get_state
 from agentctl.exit_codes import ExitCode
 from agentctl.render.output import OutputMode
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from agentctl.api.client import AgentsAPI
     from agentctl.render.output import Output
     from agentctl.spec.load import SpecDocument
+    from agentctl.spec.plan import AgentPlan
 
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Also delete agents named --selector PREFIX* that no file defines.")]
@@ -30,8 +31,16 @@ SelectorOpt = Annotated[str | None, typer.Option(
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 3).")]
 ConcurrencyOpt = Annotated[int, typer.Option(
     "--concurrency", min=1, max=16, metavar="N", help="Requests in flight at once (1-16).")]
+class ReportMode(StrEnum):
+    """validate's -o: a report has no names or ids to list."""
+
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
 SpecOutputOpt = Annotated[
-    OutputMode,
+    ReportMode,
     typer.Option("--output", "-o", case_sensitive=False,
                  help="Output format: table (default), json or yaml."),
 ]
@@ -45,7 +54,7 @@ def validate(
     files: FilesOpt,
     env_file: EnvFileOpt = None,
     strict: StrictOpt = False,
-    output: SpecOutputOpt = OutputMode.table,
+    output: SpecOutputOpt = ReportMode.table,
 ) -> None:
     """Check spec files offline: every error with file:line and field, likely mistakes as
     warnings. Needs no key and no network; an unset ${VAR} is a warning."""
@@ -55,11 +64,10 @@ def validate(
 
     state = get_state(ctx)
     out = state.output(output)
-    if out.mode in (OutputMode.name, OutputMode.id):
-        raise UsageError(f"validate has no -o {out.mode.value}", hint="use -o json or -o yaml")
     if not files:
         raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
-    report = check_files(files, spec_environment(env_file), strict=strict, stdin=sys.stdin)
+    report = check_files(files, state.spec_environment(env_file), strict=strict,
+                         stdin=state.env.stdin)
     show_check(out, report)
     if report.failed:
         raise typer.Exit(int(ExitCode.SPEC))
@@ -84,7 +92,8 @@ def diff(
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = _read(files, env_file, out, prune=prune, selector=selector)
+    docs = _read(files, state.spec_environment(env_file), out, prune=prune, selector=selector,
+                 compare_only=True)
     plans = plan_documents(state.api(), docs, prune=prune, selector=selector,
                            concurrency=concurrency)
     show_diff(out, plans)
@@ -115,12 +124,13 @@ def apply(
         show_applied,
         show_apply_start,
         show_dry_run,
+        show_interrupted,
     )
     from agentctl.spec.check import check_masked_creates
 
     state = get_state(ctx)
     out = state.output(output)
-    docs = _read(files, env_file, out, prune=prune, selector=selector)
+    docs = _read(files, state.spec_environment(env_file), out, prune=prune, selector=selector)
     api = state.api()
     if dedupe and not _dedupe(api, out, docs, yes=yes, dry_run=dry_run):
         return
@@ -134,8 +144,18 @@ def apply(
         out.info("nothing applied")
         raise typer.Exit(int(ExitCode.USAGE))
     show_apply_start(out, plans)
+    landed: dict[str, str] = {}  # name -> id of each write that landed, as they land
     with progress(out, sum(1 for p in plans if p.writes), "applying") as advance:
-        result = apply_plans(api, plans, concurrency, lambda plan, agent_id: advance())
+        def written(plan: AgentPlan, agent_id: str) -> None:
+            landed[plan.name] = agent_id
+            advance()
+
+        try:
+            result = apply_plans(api, plans, concurrency, written)
+        except KeyboardInterrupt:
+            again = shlex.join(["agentctl", "apply", *(a for f in files for a in ("-f", f))])
+            show_interrupted(out, plans, dict(landed), again)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     show_applied(out, plans, result.ids, failed=bool(result.failures))
     if result.failures:
         raise result.failures[0]
@@ -166,11 +186,11 @@ def _dedupe(api: AgentsAPI, out: Output, docs: Sequence[SpecDocument], *, yes: b
 
 
 def _read(
-    files: Sequence[str], env_file: Path | None, out: Output, *, prune: bool,
-    selector: str | None,
+    files: Sequence[str], env: Mapping[str, str], out: Output, *, prune: bool,
+    selector: str | None, compare_only: bool = False,
 ) -> list[SpecDocument]:
     """--prune and --selector checked, then every document loaded and validated (before
-    any request), then their names."""
+    any request), then their names. `compare_only`: for diff (see `read_specs`)."""
     from agentctl.errors import UsageError
     from agentctl.spec.check import check_names
 
@@ -182,7 +202,7 @@ def _read(
         )
     if selector is not None and not selector.strip():
         raise UsageError("--selector must not be empty")
-    docs = read_specs(files, env_file, out)
+    docs = read_specs(files, env, out, compare_only=compare_only)
     check_names(docs, selector)
     return docs
 
@@ -231,7 +251,7 @@ def promote(
                          "from its profile", hint="agentctl config set base_url URL --profile NAME")
     source, target = state.api_for(from_), state.api_for(to)
     spec, current = promotion_source(source, target, agent, profile=to)
-    env = spec_environment(env_file)
+    env = state.spec_environment(env_file)
     plan = promotion_plan(spec, current, env, profile=to, dry_run=dry_run)
     show_promotion(out, plan, dry_run=dry_run, profile=to)
     if dry_run:

@@ -29,5 +29,5 @@ def schema(
     from agentctl.spec.testfile import load_test_schema
     from agentctl.spec.validate import load_schema
 
-    out = get_state(ctx).output(OutputMode.yaml if output == OutputMode.yaml else OutputMode.json)
-    out.data(load_test_schema() if kind == SchemaKind.test else load_schema())
+    out = get_state(ctx).output(output)
+    out.data(load_test_schema() if kind == SchemaKind.test else load_schema(), people="json")

@@ -81,11 +81,9 @@ def get(ctx: typer.Context, number: NumberArg, output: OutputOpt = OutputMode.ta
 
 
 def _show_written(out: Output, record: dict[str, Any], verb: str) -> None:
-    from agentctl.render import platform as view
 
-    out.success(f"{verb} {record.get('phone_number')} ({record.get('id')})")
-    if out.machine:
-        view.show_one(out, record, [], name_key="phone_number")
+    out.result(f"{verb} {record.get('phone_number')} ({record.get('id')})", records=[record],
+               name_key="phone_number")
 
 
 @app.command(epilog="""\b
@@ -184,12 +182,9 @@ def assign(ctx: typer.Context, number: NumberArg, agent: AgentArg,
     api = state.api()
     target = api.resolve(agent)
     record = platform.assign_number(api, number, str(target["id"]))
-    out.success(f"assigned {number} to agent {target.get('name')!r} ({target['id']})")
-    if out.machine:
-        from agentctl.render import platform as view
-
-        view.show_one(out, record or platform.get_number(api, number), [],
-                      name_key="phone_number")
+    out.result(f"assigned {number} to agent {target.get('name')!r} ({target['id']})",
+               records=[record or platform.get_number(api, number)] if out.machine else [],
+               name_key="phone_number")
 
 
 @app.command(epilog="""\b
@@ -278,6 +273,12 @@ def create_call(
             return
         view.show_one(out, call, view.call_summary(call))
         if session_id:
+            from agentctl.cli.sessions import agent_names
+
+            session = platform.get_session(api, str(session_id))
+            name = agent_names(api).get(str(session.get("agent_id"))) or None
+            out.lines([""])
+            view.show_one(out, session, view.session_summary(session, name))
             out.info(f"see the conversation: agentctl sessions transcript {session_id}")
         return
     if out.machine:

@@ -9,7 +9,7 @@ import typer
 from agentctl.cli.complete import complete_profiles
 from agentctl.cli.options import OutputOpt
 from agentctl.cli.state import get_state
-from agentctl.render.output import OutputMode
+from agentctl.render.output import OutputMode, View
 
 app = typer.Typer(
     help="Profiles: a base URL and where the key comes from, per account.",
@@ -23,6 +23,11 @@ def _target(ctx: typer.Context) -> str:
 
     state = get_state(ctx)
     return check_name(state.profile_name or "default")
+
+
+PROFILES = View(("CURRENT", "NAME", "BASE URL", "KEY"), lambda rows: [
+    ("*" if r["current"] else "", r["name"], r["base_url"] or "(default)", r["key"])
+    for r in rows])
 
 
 @app.command("list")
@@ -40,15 +45,7 @@ def list_profiles(ctx: typer.Context, output: OutputOpt = OutputMode.table) -> N
             "base_url": values.get("base_url", ""),
             "key": _key_source(values),
         })
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data(rows)
-    elif out.mode in (OutputMode.name, OutputMode.id):
-        out.lines(r["name"] for r in rows)
-    else:
-        out.table(("CURRENT", "NAME", "BASE URL", "KEY"), [
-            ("*" if r["current"] else "", r["name"], r["base_url"] or "(default)", r["key"])
-            for r in rows
-        ])
+    out.records([rows], view=PROFILES, id_key="name")  # a profile's name is its id
 
 
 def _key_source(values: dict) -> str:
@@ -75,12 +72,8 @@ def show(
     if "api_key" in values:
         values["api_key"] = "***"
     record = {"name": target, "current": target == state.config.current, **values}
-    if out.mode in (OutputMode.table, OutputMode.wide):
-        out.table(("SETTING", "VALUE"), [(k, str(v)) for k, v in record.items()])
-    elif out.mode in (OutputMode.name, OutputMode.id):
-        out.lines([target])
-    else:
-        out.data(record)
+    out.record(record, summary=lambda r: [(k, str(v)) for k, v in r.items()],
+               id_key="name", headers=("SETTING", "VALUE"))
 
 
 @app.command("set")
@@ -100,11 +93,11 @@ def set_(
     target = _target(ctx)
     if key == "api_key" and value == "-":
         value = sys.stdin.readline().strip()
-    config = state.config
-    config.profiles.setdefault(target, {})[key] = profiles.coerce(key, value)
-    if config.current is None:
-        config.current = target
-    profiles.save(config)
+    coerced = profiles.coerce(key, value)
+    with profiles.editing(state.config.path) as config:  # locked: concurrent sets all land
+        config.profiles.setdefault(target, {})[key] = coerced
+        if config.current is None:
+            config.current = target
     shown = "***" if key == "api_key" else value
     out.success(f"profile {target!r}: {key} = {shown}")
 
@@ -119,9 +112,8 @@ def unset(
 
     state = get_state(ctx)
     target = _target(ctx)
-    config = state.config
-    config.profile(target).pop(key, None)
-    profiles.save(config)
+    with profiles.editing(state.config.path) as config:
+        config.profile(target).pop(key, None)
     state.output().success(f"profile {target!r}: {key} unset")
 
 
@@ -135,10 +127,9 @@ def use(
     from agentctl import profiles
 
     state = get_state(ctx)
-    config = state.config
-    config.profile(name)
-    config.current = name
-    profiles.save(config)
+    with profiles.editing(state.config.path) as config:
+        config.profile(name)
+        config.current = name
     state.output().success(f"current profile: {name}")
 
 

@@ -97,10 +97,8 @@ def transcript(ctx: typer.Context, session_id: SessionArg,
     api = state.api()
     timeline = platform.read_artifact_json(api, platform.get_session(api, session_id),
                                            "timeline")
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data(timeline)
-        return
-    out.lines(view.transcript_lines(timeline if isinstance(timeline, dict) else {}))
+    out.document(timeline, text=view.transcript_lines(
+        timeline if isinstance(timeline, dict) else {}))
 
 
 _SUFFIXES = {"audio/ogg": ".ogg", "audio/wav": ".wav", "audio/x-wav": ".wav",
@@ -196,6 +194,4 @@ def delete(
         raise typer.Exit(int(ExitCode.USAGE))
     for session_id in targets:
         platform.delete_session(api, session_id)
-        out.success(f"deleted session {session_id}")
-        if out.mode == OutputMode.id:
-            out.lines([session_id])
+        out.result(f"deleted session {session_id}", gone=[{"id": session_id}], name_key="id")

@@ -1,10 +1,8 @@
-"""Reading spec files for a command: environment, loading, validation, warnings."""
+"""Spec files for a command: spec.read's one reading, wired to the run's output."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,35 +10,15 @@ if TYPE_CHECKING:
     from agentctl.spec.load import SpecDocument
 
 
-def spec_environment(env_file: Path | None) -> dict[str, str]:
-    """--env-file values, overridden by the real environment (as docker compose does)."""
-    from agentctl.spec.interpolate import build_env
-
-    return build_env([str(env_file)] if env_file is not None else [])
-
-
 def read_specs(
-    files: Sequence[str], env_file: Path | None, out: Output, *, partial: bool = False
+    files: Sequence[str], env: Mapping[str, str], out: Output, *, partial: bool = False,
+    compare_only: bool = False, allow_loopback_urls: bool = False,
 ) -> list[SpecDocument]:
-    from agentctl.errors import UsageError
+    """`env` is what ${VAR} sees (`State.spec_environment`). The secrets the files hold
+    are registered with render.redact (never printed); warnings go to stderr."""
     from agentctl.render.redact import register_secrets
-    from agentctl.spec.interpolate import check_empty_secrets, misplaced_secrets, secret_values
-    from agentctl.spec.load import load_specs
-    from agentctl.spec.rules import format_path
-    from agentctl.spec.validate import validate_documents
+    from agentctl.spec.read import read_specs as read
 
-    if not files:
-        raise UsageError("no spec files given", hint="pass -f PATH (a file, a directory, or -)")
-    env = spec_environment(env_file)
-    docs = load_specs(list(files), env=env, stdin=sys.stdin)
-    for doc in docs:  # from here on, output never shows them (render.redact)
-        register_secrets(secret_values(doc, env))
-    check_empty_secrets(docs, env)
-    for doc in docs:
-        for path, name in misplaced_secrets(doc):
-            out.warn(f"{doc.where(path)}: {format_path(path)}: the secret variable {name} "
-                     "fills a field that is not write-only: anyone who can read the agent "
-                     "can read it")
-    for warning in validate_documents(docs, partial=partial):
-        out.warn(warning)
-    return docs
+    return read(files, env, stdin=out.stdin, on_secrets=register_secrets, warn=out.warn,
+                partial=partial, compare_only=compare_only,
+                allow_loopback_urls=allow_loopback_urls)

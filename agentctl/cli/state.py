@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from agentctl.api.client import AgentsAPI
     from agentctl.emulator.server import RunningEmulator
     from agentctl.profiles import Config
@@ -31,6 +34,7 @@ class State:
     _api: AgentsAPI | None = None
     _apis: dict[str, AgentsAPI] = field(default_factory=dict)
     _local: RunningEmulator | None = None  # the --local emulator, once started
+    local_live: dict[str, Any] | None = None  # its live-session options (connect --speed)
     _closers: list[Any] = field(default_factory=list)
 
     # -- configuration ----------------------------------------------------------------
@@ -67,6 +71,13 @@ class State:
                       no_color=no_color(self.flags, self.env.environ),
                       stdout=self.env.stdout, stderr=self.env.stderr, stdin=self.env.stdin)
 
+    def spec_environment(self, env_file: Path | None) -> dict[str, str]:
+        """What ${VAR} in spec files sees: --env-file's values, overridden by the real
+        environment (as docker compose does)."""
+        from agentctl.spec.interpolate import build_env
+
+        return build_env([str(env_file)] if env_file is not None else [], self.env.environ)
+
     # -- the API ----------------------------------------------------------------------
     def api(self) -> AgentsAPI:
         if self._api is None:
@@ -102,7 +113,8 @@ class State:
             )
         out = self.output()
         log = out.info if (settings.debug or settings.verbose) else None
-        http = build_client(base_url, settings.api_key, settings.timeout, log=log)
+        http = build_client(base_url, settings.api_key, settings.timeout, log=log,
+                            ca_cert=settings.ca_cert)
         self._closers.append(http.close)
         return AgentsAPI(http, on_retry=out.warn if log else None)
 
@@ -116,12 +128,16 @@ class State:
         import sqlite3
 
         from agentctl.emulator import server
+        from agentctl.fileio import private_dir
         from agentctl.settings import emulator_db
 
         db = emulator_db(self.env.environ)
-        db.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(db.parent)  # 700: the database (600) holds header values and LLM keys
+        _tighten(db)
+        if not self.settings.debug:
+            _quiet_embedded_emulator()
         try:
-            running = server.start(db_path=db)
+            running = server.start(db_path=db, live=self.local_live)
         except sqlite3.Error as exc:  # not SQLite, damaged, or a newer agentctl's layout
             from agentctl.errors import UsageError
 
@@ -137,6 +153,34 @@ class State:
             stop = getattr(closer, "stop", None)
             (stop or closer)()
         self._closers.clear()
+
+
+def _tighten(path: Path) -> None:
+    """A database an older version left readable by others (644) is made 600."""
+    import stat
+
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            for item in (path, path.with_name(path.name + "-wal"),
+                         path.with_name(path.name + "-shm")):
+                if item.exists():
+                    item.chmod(0o600)
+    except OSError:
+        pass
+
+
+def _quiet_embedded_emulator() -> None:
+    """The --local emulator shares our stderr: its server's log (a request cut short by
+    Ctrl-C, a connection closed at exit) must not print there. Python's last-resort
+    handler prints a record nothing else handles; a NullHandler handles it. --debug keeps
+    them. (Its real faults are still counted: `RunningEmulator.errors`.)"""
+    import logging
+
+    for name in ("agentctl.emulator", "asyncio"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
 
 
 def get_state(ctx: typer.Context) -> State:

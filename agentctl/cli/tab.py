@@ -440,18 +440,11 @@ def _cached(path: Path, fetch: Callable[[], list[tuple[str, str]]]) -> list[tupl
 
 
 def write_private(path: Path, text: str) -> None:
-    """Atomic, mode 600; a cache that cannot be written is no error."""
-    import tempfile
+    """fileio's private atomic write; a cache that cannot be written is no error."""
+    import contextlib
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass
+    from agentctl.errors import UsageError
+    from agentctl.fileio import write_private as write
+
+    with contextlib.suppress(UsageError, OSError):
+        write(path, text)

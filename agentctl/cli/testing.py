@@ -65,7 +65,6 @@ def test(
     failed; 7: the service was unavailable."""
     import time
 
-    from agentctl.cli.specs import spec_environment
     from agentctl.errors import AuthError, UsageError
     from agentctl.render.output import OutputMode
     from agentctl.render.testing import show_result, show_summary
@@ -76,7 +75,7 @@ def test(
 
     state = get_state(ctx)
     out = state.output(OutputMode.json if fmt == TestFormat.json else OutputMode.table)
-    env = spec_environment(env_file)
+    env = state.spec_environment(env_file)
     override = _agent_ref(agent) if agent else None
     tests = _select(load_tests(paths, env), select or [])
     if not tests:
@@ -90,6 +89,10 @@ def test(
                                  "file), or pass --agent")
 
     base_url = state.base_url()
+    if speed != 1.0 and not is_loopback_url(base_url):
+        # The service ends a session whose audio runs ahead of real time.
+        raise UsageError("--speed is for an emulator on this machine",
+                         hint="the service takes audio at the pace of speech only")
     api_key = state.settings.api_key
     if not api_key:
         raise AuthError("no API key", hint="set ASSEMBLYAI_API_KEY, pass --api-key, or use "

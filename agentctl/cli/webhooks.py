@@ -104,7 +104,6 @@ def create(
 ) -> None:
     """Subscribe a URL to events; deliveries are signed with the secret (X-AAI-Signature)."""
     from agentctl.api import platform
-    from agentctl.render import platform as view
 
     state = get_state(ctx)
     out = state.output(output)
@@ -115,9 +114,8 @@ def create(
     if agent is not None:
         body["agent_id"] = str(api.resolve(agent)["id"])
     record = platform.create_webhook(api, body)
-    out.success(f"created webhook subscription {record.get('id')} for {record.get('url')}")
-    if out.machine:
-        view.show_one(out, record, [])
+    out.result(f"created webhook subscription {record.get('id')} for {record.get('url')}",
+               records=[record], name_key="id")
 
 
 @app.command(epilog="""\b
@@ -141,7 +139,6 @@ def update(
     """Change a subscription: URL, events, on/off, or a new secret."""
     from agentctl.api import platform
     from agentctl.errors import UsageError
-    from agentctl.render import platform as view
 
     state = get_state(ctx)
     out = state.output(output)
@@ -160,10 +157,9 @@ def update(
         raise UsageError("nothing to change",
                          hint="give --url, --event, --enable/--disable or --rotate-secret")
     record = platform.update_webhook(state.api(), subscription_id, changes)
-    out.success(f"updated webhook subscription {subscription_id}"
-                + (f" (secret version {record.get('secret_version')})" if rotate_secret else ""))
-    if out.machine:
-        view.show_one(out, record, [])
+    out.result(f"updated webhook subscription {subscription_id}"
+               + (f" (secret version {record.get('secret_version')})" if rotate_secret else ""),
+               records=[record], name_key="id")
 
 
 @app.command(epilog="""\b

@@ -25,13 +25,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentctl import record as rec
 from agentctl.emulator import tokens as tokens_mod
+from agentctl.emulator.limits import MAX_REQUEST_LOG, append_bounded
 from agentctl.emulator.openapi import openapi_json
 from agentctl.emulator.plumbing import (
     ApiError,
@@ -125,7 +126,8 @@ class RequestLogMiddleware:
                 status = 403
             if status is not None and not logged:
                 logged = True
-                self.log.append({"method": method, "path": scope["path"], "status": status})
+                append_bounded(self.log, {"method": method, "path": scope["path"],
+                                          "status": status}, MAX_REQUEST_LOG)
             await send(message)
 
         await self.app(scope, receive, send_and_log)
@@ -156,6 +158,9 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: no one to answer, no fault of ours.
+            log.debug("emulator: client left during %s %s", scope["method"], scope["path"])
         except Exception as exc:
             self.errors.append(exc)
             log.exception("emulator: unexpected error on %s %s", scope["method"], scope["path"])
@@ -475,12 +480,27 @@ async def tokens_post(request: Request) -> Response:
 
 
 async def emulator_requests(request: Request) -> Response:
-    """The request log: GET reads it, DELETE clears it. No auth (loopback only)."""
+    """The request log: GET reads it, DELETE clears it. No auth: loopback clients only
+    (`emulator serve --host 0.0.0.0` must not hand it to the network)."""
+    if not is_loopback(request.client.host if request.client else ""):
+        raise ApiError(404, "Not Found")
     entries = state_of(request).requests
     if request.method == "DELETE":
         del entries[:]
         return Response(status_code=204)
     return JSONResponse(list(entries))
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (and ::ffff:127.x.y.z): this machine."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def _closing(request: Request) -> dict[str, str]:

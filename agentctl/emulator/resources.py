@@ -30,7 +30,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agentctl.emulator.app import ApiError, EmulatorState, authenticate, read_object
+from agentctl.emulator.app import (
+    ApiError,
+    EmulatorState,
+    authenticate,
+    key_from_authorization,
+    read_object,
+)
 
 _UTC = timezone.utc  # noqa: UP017 (3.10)
 DEFAULT_LIMIT = 50
@@ -336,7 +342,7 @@ async def idempotent(request: Request, store: ResourceStore, body: Any,
     if not key or len(key) > 255 or not key.isascii() or not key.isprintable():
         raise EnvelopeError(400, "idempotency_key_invalid",
                             "Idempotency-Key must be 1-255 printable ASCII characters")
-    api_key = request.headers.get("authorization", "")
+    api_key = key_from_authorization(request.headers.get("authorization"))[0] or ""
     scope = hashlib.sha256(f"{api_key}\0{request.method} {request.url.path}\0{key}".encode())
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     stored_key = scope.hexdigest()

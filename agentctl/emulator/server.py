@@ -63,6 +63,7 @@ class RunningEmulator:
         store: Store,
         app: Starlette,
         temp_dir: str | None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self._sock = sock
         self.port: int = sock.getsockname()[1]
@@ -71,6 +72,7 @@ class RunningEmulator:
         self.app = app
         self.db_path = store.path
         self._temp_dir = temp_dir
+        self.tls = tls  # (certificate, key) files: https and wss
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,11 +86,13 @@ class RunningEmulator:
 
     @property
     def base_url(self) -> str:
-        return f"http://{_url_host(self.host)}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{_url_host(self.host)}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{_url_host(self.host)}:{self.port}/v1/ws"
+        scheme = "wss" if self.tls else "ws"
+        return f"{scheme}://{_url_host(self.host)}:{self.port}/v1/ws"
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -174,6 +178,9 @@ class RunningEmulator:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
+        from agentctl.emulator.reasons import install as install_reason_phrases
+
+        install_reason_phrases()  # `HTTP/1.1 401 Unauthorized`, not `HTTP/1.1 401 `
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         config = Config()
@@ -183,6 +190,8 @@ class RunningEmulator:
         config.errorlog = logging.getLogger("agentctl.emulator.server")
         config.graceful_timeout = 2.0
         config.include_server_header = False
+        if self.tls is not None:
+            config.certfile, config.keyfile = (str(p) for p in self.tls)
         await serve(self.app, config, shutdown_trigger=self._until_stopped, mode="asgi")
 
     async def _until_stopped(self) -> None:
@@ -199,6 +208,7 @@ def start(
     *,
     api_keys: Collection[str] | None = None,
     faults: str | FaultConfig | None = None,
+    tls: bool | tuple[Path, Path] | None = None,
     **options: Any,
 ) -> RunningEmulator:
     """Start an emulator in a background thread; returns once it accepts connections.
@@ -219,6 +229,10 @@ def start(
     if db_path is None:
         temp_dir = tempfile.mkdtemp(prefix="agentctl-emulator-")
         db_path = Path(temp_dir) / "emulator.sqlite3"
+    if tls is True:  # a certificate made now, next to the database (emulator/tls.py)
+        from agentctl.emulator.tls import make_certificate
+
+        tls = make_certificate(Path(db_path).parent, host)
     store: Store | None = None
     sock = None
     try:
@@ -234,7 +248,8 @@ def start(
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
-    emulator = RunningEmulator(sock=sock, host=host, store=store, app=app, temp_dir=temp_dir)
+    emulator = RunningEmulator(sock=sock, host=host, store=store, app=app, temp_dir=temp_dir,
+                               tls=tls or None)
     emulator._start()
     return emulator
 
@@ -260,6 +275,13 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
+        if host in _WILDCARD_HOSTS:
+            for line in _exposed_notice(host, emulator.port):
+                print(line, file=sys.stderr, flush=True)
+        if emulator.tls is not None:
+            cert = emulator.tls[0]
+            print(f"TLS certificate: {cert} (trust it: --ca-cert {cert})", file=sys.stderr,
+                  flush=True)
         injected = emulator.app.state.faults
         if injected is not None:
             print(f"Injecting faults: {injected.describe()}", file=sys.stderr, flush=True)
@@ -280,6 +302,32 @@ def serve(
                 signal.signal(signal.SIGINT, previous_int)
                 if previous_term is not None:
                     signal.signal(signal.SIGTERM, previous_term)
+
+
+def _exposed_notice(host: str, port: int) -> list[str]:
+    """`serve --host 0.0.0.0`: the address other machines use, and what that exposes."""
+    shown = _url_host(_outward_address(host) or host)
+    return [
+        f"From other machines: http://{shown}:{port} (listening on every interface)",
+        "warning: anyone who can reach this machine can use this emulator, over plain "
+        "http (keys and header values travel in the clear); /_emulator/* answers "
+        "loopback clients only",
+    ]
+
+
+def _outward_address(host: str) -> str | None:
+    """This machine's address on its default route (no packet is sent), or None."""
+    import socket
+
+    family = socket.AF_INET6 if host == "::" else socket.AF_INET
+    probe = "2001:db8::1" if family == socket.AF_INET6 else "192.0.2.1"
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe, 9))
+            address = sock.getsockname()[0]
+    except OSError:
+        return None
+    return None if address in ("0.0.0.0", "::") else address
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -18,6 +18,7 @@ columns, so the list endpoint never parses the JSON.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -72,6 +73,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._last_timestamp = datetime.min.replace(tzinfo=_UTC)
+        _create_private(self.path)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write transaction
         # takes the file's write lock up front instead of failing half-way.
         self._db: sqlite3.Connection | None = sqlite3.connect(
@@ -247,3 +249,16 @@ def _name_of(record: dict[str, Any]) -> str:
 
 def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+def _create_private(path: Path) -> None:
+    """A new database file is made mode 600 before SQLite opens it (its -wal and -shm files
+    take the same mode): it holds header values and LLM keys in plain text."""
+    if str(path) == ":memory:" or path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process made it first
+    except OSError:
+        pass  # e.g. no such directory: SQLite's own error says it better

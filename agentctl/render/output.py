@@ -3,13 +3,19 @@
 With -o json|yaml|name|id stdout holds only that; human text (status lines, diffs)
 goes to stdout in table/wide mode and to stderr otherwise. Decoration (colour, boxes)
 appears only when that stream is a terminal, and never with --no-color / NO_COLOR.
+
+The -o mode is decided here and only here: a command hands over what it has with
+`records` (a list), `record` (one), `result` (what a write did) or `data` (plain data),
+and each primitive writes it as the mode says (as `hf`'s output helpers do). Commands
+and the other render modules never ask which mode is on.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any
 
@@ -30,6 +36,19 @@ class OutputMode(StrEnum):
     yaml = "yaml"
     name = "name"
     id = "id"
+
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class View:
+    """Records as a table: the columns (render.table.Column, or plain titles) and the rows
+    of a page of records; `wide` is the view for -o wide (default: this one)."""
+
+    columns: Sequence[Column | str]
+    rows: Callable[[list[Record]], Sequence[Sequence[str]]]
+    wide: View | None = None
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -107,16 +126,117 @@ class Output:
     def warn(self, text: str) -> None:
         self.styled(self.stderr, f"warning: {text}", "yellow")
 
-    def error(self, text: str, hint: str | None = None) -> None:
-        self.styled(self.stderr, f"error: {text}", "bold red")
-        if hint:
-            self.styled(self.stderr, f"hint: {hint}", "dim")
+    # -- product (stdout), per mode ----------------------------------------------------
+    @property
+    def wide(self) -> bool:
+        """Whether the table wants the wide view (its rows may need fuller records)."""
+        return self.mode == OutputMode.wide
 
-    # -- product (stdout) -------------------------------------------------------------
-    def data(self, value: Any) -> None:
-        """JSON or YAML of plain data, as the -o mode asks (YAML for people)."""
-        value = safe_data(value)
+    def records(self, pages: Iterable[list[Record]], *, view: View, empty: str | None = None,
+                name_key: str = "name", id_key: str = "id") -> int:
+        """A list, page by page as it arrives; returns how many records.
+
+        A table for people (the wide view with -o wide; `empty`, if given, is said on
+        stderr instead of a bare header), a JSON array streamed page by page, YAML, or
+        each record's `name_key` / id, one per line.
+        """
         if self.mode == OutputMode.json:
+            return write_json_array(self.stdout, pages)
+        if self.mode == OutputMode.yaml:
+            items = [i for page in pages for i in page]
+            self.data(items)
+            return len(items)
+        if self.mode in (OutputMode.name, OutputMode.id):
+            key = name_key if self.mode == OutputMode.name else id_key
+            count = 0
+            for page in pages:
+                self.lines(str(i.get(key, "")) for i in page)
+                count += len(page)
+            return count
+        if self.wide and view.wide is not None:
+            view = view.wide
+        from agentctl.render.table import columns_of
+
+        columns = [c for c in view.columns if not isinstance(c, str)] or columns_of(
+            [str(c) for c in view.columns])
+        count = self.table_pages(columns, (view.rows(page) for page in pages))
+        if not count:
+            if empty is not None:
+                self.info(empty)
+            else:  # a small table: its header says enough
+                self.stdout.write(plain_table([c.title for c in columns], []))
+                self.stdout.flush()
+        return count
+
+    def record(self, record: Record, *, summary: Callable[[Record], list[tuple[str, str]]],
+               name_key: str = "name", id_key: str = "id",
+               headers: tuple[str, str] | None = None) -> None:
+        """One record: JSON or YAML, its `name_key` / id, or for people its summary's
+        `label: value` lines (a two-column table under `headers`, if given)."""
+        if self.mode in (OutputMode.json, OutputMode.yaml):
+            self.data(record)
+        elif self.mode in (OutputMode.name, OutputMode.id):
+            key = name_key if self.mode == OutputMode.name else id_key
+            self.lines([str(record.get(key, ""))])
+        elif headers is not None:
+            self.table(headers, summary(record))
+        else:
+            self._summary(summary(record))
+
+    def result(self, message: str | None = None, *, records: Sequence[Record] = (),
+               gone: Sequence[Record] = (), name_key: str = "name", id_key: str = "id"
+               ) -> None:
+        """What a write did: `message` for people (on stderr beside machine output), then
+        the records written as JSON/YAML documents, or their names/ids one per line. For
+        people the message says it all. `gone`: records removed, named by -o name|id only.
+        """
+        if message is not None:
+            self.success(message)
+        if self.mode in (OutputMode.json, OutputMode.yaml):
+            if records:
+                self.documents(list(records))
+        elif self.mode in (OutputMode.name, OutputMode.id):
+            key = name_key if self.mode == OutputMode.name else id_key
+            self.lines(str(r.get(key, "")) for r in (*records, *gone))
+
+    def document(self, value: Any, *, text: Iterable[str]) -> None:
+        """Plain data (a timeline, a report) for -o json|yaml; these lines for people."""
+        if self.mode in (OutputMode.json, OutputMode.yaml):
+            self.data(value)
+        else:
+            self.lines(text)
+
+    def file_text(self, value: Any) -> tuple[str, str]:
+        """(suffix, text) of plain data for a file: JSON with -o json, YAML otherwise."""
+        if self.mode == OutputMode.json:
+            return ".json", to_json(value) + "\n"
+        return ".yaml", to_yaml(value)
+
+    def _summary(self, rows: list[tuple[str, str]]) -> None:
+        """`label: value` lines, the values aligned; on a terminal the labels in bold."""
+        width = max(len(label) for label, _ in rows) + 2
+        tty = _isatty(self.stdout) and not self.no_color
+        for label, raw in rows:
+            value = safe_text(raw, keep_newlines=False)
+            head = f"{label}:" if label else ""
+            if tty:
+                from rich.text import Text
+
+                # Only the label is bold: a style given to Text() would cover the value too.
+                text = Text()
+                text.append(head, style="bold")
+                text.append(" " * (width - len(head)) + value)
+                self.console(self.stdout).print(text)
+            else:
+                self.stdout.write(f"{head.ljust(width)}{value}".rstrip() + "\n")
+        self.stdout.flush()
+
+    def data(self, value: Any, *, people: str = "yaml") -> None:
+        """JSON or YAML of plain data, as the -o mode asks; `people` (yaml or json) is
+        what the other modes get."""
+        value = safe_data(value)
+        if self.mode == OutputMode.json or (
+                self.mode != OutputMode.yaml and people == OutputMode.json):
             self.stdout.write(to_json(value) + "\n")
         else:
             self.stdout.write(to_yaml(value))
@@ -176,6 +296,29 @@ class Output:
         self.stderr.flush()
         answer = self.stdin.readline()
         return answer.strip().lower() in ("y", "yes")
+
+
+def write_json_array(stream: IO[str], pages: Iterable[list[dict[str, Any]]]) -> int:
+    """A JSON array written page by page, byte for byte what `to_json` writes for it.
+
+    `json.dumps(indent=2)` runs the pure-Python encoder (most of `list -o json`'s time at
+    50k agents); flat records (the list's items) go through the C encoder instead, with the
+    line breaks and indentation put in by the separators.
+    """
+    count = 0
+    for page in pages:
+        if not page:
+            continue
+        text = json.dumps(page, ensure_ascii=False, separators=(",\n    ", ": "))
+        if all(page) and '": {' not in text and '": [' not in text:  # every item flat
+            text = "  {\n    " + text[2:-2].replace("},\n    {", "\n  },\n  {\n    ") + "\n  }"
+        else:  # something nested: the slow encoder (its items are already one level in)
+            text = to_json(page)[2:-2]
+        stream.write(("[\n" if not count else ",\n") + text)
+        count += len(page)
+    stream.write("\n]\n" if count else "[]\n")
+    stream.flush()
+    return count
 
 
 def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -225,6 +225,23 @@ def show_duplicates(out: Output, duplicates: Sequence[Any]) -> int:
     return count
 
 
+def show_interrupted(
+    out: Output, plans: Sequence[AgentPlan], ids: dict[str, str], again: str
+) -> None:
+    """Ctrl-C during apply (on stderr): what landed, what did not, and how to finish."""
+    writes = [p for p in plans if p.writes]
+    done = [p for p in writes if p.name in ids]
+    out.warn(f"interrupted: {len(done)} of {plural(len(writes), 'change')} landed")
+    width = max((len(p.name) for p in done), default=0)
+    for plan in done:
+        out.info(f"  {DONE[plan.action]:<9}  {plan.name:<{width}}  {ids[plan.name]}")
+    if len(done) < len(writes):
+        out.info(f"  not applied: {len(writes) - len(done)} (any write in flight at the "
+                 "interrupt may still have landed)")
+    out.info(f"hint: to finish, run it again (it writes only what is still missing or "
+             f"different): {again}")
+
+
 # -- promote -----------------------------------------------------------------------------------
 
 
@@ -243,16 +260,14 @@ def show_promoted(
 ) -> None:
     """After promote: what happened in `profile`, and the agent's record (`record` is the
     one written; None when the agent was already the same)."""
-    from agentctl.render.records import show_records
+    from agentctl.render.records import show_result
 
     if record is None:
-        out.success(f"no changes to agent {plan.name!r} in profile {profile!r}")
-        if out.machine and plan.current is not None:
-            show_records(out, [plan.current])
+        show_result(out, f"no changes to agent {plan.name!r} in profile {profile!r}",
+                    [plan.current] if plan.current is not None else [])
         return
-    out.success(f"{DONE[plan.action]} agent {plan.name!r} ({record.get('id')}) in profile "
-                f"{profile!r}")
-    show_records(out, [record], quiet_table=True)
+    show_result(out, f"{DONE[plan.action]} agent {plan.name!r} ({record.get('id')}) in "
+                f"profile {profile!r}", [record])
 
 
 # -- progress ----------------------------------------------------------------------------------

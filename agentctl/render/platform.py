@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agentctl.render.output import OutputMode
+from agentctl.render.output import View
 from agentctl.render.views import short_time
 
 if TYPE_CHECKING:
@@ -36,28 +36,14 @@ def duration(value: Any) -> str:
 def show_items(out: Output, items: list[Record], columns: Sequence[str], row: Row, *,
                name_key: str = "id") -> None:
     """A list: a table for people, the records for -o json|yaml, ids or names per line."""
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data(items)
-    elif out.mode == OutputMode.id:
-        out.lines(_text(i.get("id")) for i in items)
-    elif out.mode == OutputMode.name:
-        out.lines(_text(i.get(name_key)) for i in items)
-    else:
-        out.table(columns, [tuple(row(i)) for i in items])
+    out.records([items], view=View(columns, lambda page: [tuple(row(i)) for i in page]),
+                name_key=name_key)
 
 
 def show_one(out: Output, record: Record, rows: list[tuple[str, str]], *,
              name_key: str = "id") -> None:
     """One record: a summary for people, the record for -o json|yaml."""
-    if out.mode in (OutputMode.json, OutputMode.yaml):
-        out.data(record)
-    elif out.mode == OutputMode.id:
-        out.lines([_text(record.get("id"))])
-    elif out.mode == OutputMode.name:
-        out.lines([_text(record.get(name_key))])
-    else:
-        width = max(len(label) for label, _ in rows) + 2
-        out.lines(f"{(label + ':').ljust(width)}{value}".rstrip() for label, value in rows)
+    out.record(record, summary=lambda _: rows, name_key=name_key)
 
 
 # -- sessions ----------------------------------------------------------------------------------

@@ -246,3 +246,31 @@ def _header_name(data: dict[str, Any], path: tuple[Any, ...]) -> str:
     for part in path[:-1]:
         node = node[part]
     return str(node.get("name")) if isinstance(node, dict) else "?"
+
+
+# -- diff: values it never compares --------------------------------------------------------
+
+
+def load_for_comparison(paths: Sequence[str], env: Mapping[str, str], *,
+                        stdin: TextIO | None = None) -> list[SpecDocument]:
+    """Load spec files for `diff`, which compares and never sends.
+
+    Write-only values (tool header values, LLM keys) cannot be read back, so diff never
+    compares them: a `${VAR}` there may be unset or empty (a directory from `export --all`
+    diffs clean before its secrets are filled in). An unset variable anywhere else is the
+    usual error, as the value it builds is compared.
+    """
+    from agentctl.record import is_write_only
+    from agentctl.spec.load import load_specs
+
+    lenient = _LenientEnv(env)
+    docs = load_specs(list(paths), env=lenient, stdin=stdin)
+    for doc in docs:
+        for path, template in doc.templates.items():
+            for match in _REFERENCE.finditer(template):
+                name = match.group(1)
+                if name in lenient.missing and match.group(2) is None and not is_write_only(
+                        path):
+                    raise doc.error(path, f"environment variable {name} is not set",
+                                    hint=f"export {name}=... or pass --env-file FILE")
+    return docs

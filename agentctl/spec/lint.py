@@ -17,13 +17,24 @@ if TYPE_CHECKING:
 
 __all__ = ["Diagnostic", "lint_documents"]
 
-# Header values that are configuration, not credentials: a literal is fine in git.
 Warn = Callable[["Path", str], None]
 
-NON_SECRET_HEADERS = frozenset(
-    {"accept", "accept-language", "cache-control", "content-language", "content-type",
-     "user-agent"}
-)
+# A header is taken as a credential by its name (Authorization, X-Api-Key, *token*,
+# *secret*, ...) or by a value that starts like one (`Bearer ...`); anything else
+# (`cal-api-version: 2024-09-04`, `Content-Type`, `Accept`) is configuration that may sit
+# in git as a literal.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+SECRET_HEADER_WORDS = ("token", "secret", "key", "password", "passwd", "credential",
+                       "signature", "session", "auth")
+SECRET_VALUE_SCHEMES = ("bearer ", "basic ", "token ", "digest ")
+
+
+def is_secret_header(name: str, value: str = "") -> bool:
+    """Whether a tool header's value is a credential that belongs in `${VAR}`."""
+    lowered = name.strip().lower()
+    if lowered in SECRET_HEADERS or any(word in lowered for word in SECRET_HEADER_WORDS):
+        return True
+    return value.strip().lower().startswith(SECRET_VALUE_SCHEMES)
 
 
 def lint_documents(docs: list[SpecDocument], *, partial: bool = False) -> list[Diagnostic]:
@@ -110,8 +121,9 @@ def _lint_tool(doc: SpecDocument, path: Path, tool: dict[str, Any], partial: boo
     for j, header in enumerate(headers if isinstance(headers, list) else []):
         if not isinstance(header, dict):
             continue
-        name = header.get("name")
-        if isinstance(name, str) and name.lower() in NON_SECRET_HEADERS:
+        name, value = header.get("name"), header.get("value")
+        if isinstance(name, str) and not is_secret_header(
+                name, value if isinstance(value, str) else ""):
             continue
         hpath = (*path, "http", "headers", j, "value")
         _check_secret(doc, hpath, header.get("value"), partial, warn)

@@ -284,6 +284,8 @@ def _split_json_array(value: Any, lines: dict[Path, int]) -> list[_Parsed]:
 # -- YAML ---------------------------------------------------------------------------------
 
 _TAG = "tag:yaml.org,2002:"
+_STR, _NULL, _SEQ, _MAP, _MERGE = (_TAG + t for t in ("str", "null", "seq", "map", "merge"))
+_TEXT_TAGS = (_STR, _TAG + "timestamp")  # timestamps stay text: the API speaks JSON
 _YAML_HINTS = {
     "mapping values are not allowed here": "a value containing ': ' must be quoted",
     "found character '\\t' that cannot start any token": "indent YAML with spaces, not tabs",
@@ -381,7 +383,7 @@ def _compose_yaml(source: str, text: str, loader: Any) -> list[_Parsed]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            if isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "null":
+            if isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
                 continue  # an empty document (`---` with nothing after it)
             builder = _YamlBuilder(source, loader)
             value = builder.build(node, ())
@@ -419,6 +421,11 @@ class _YamlBuilder:
         self.lines: dict[Path, int] = {}
         self.count = 0
         self.active: set[int] = set()  # nodes being built: an alias back to one is a cycle
+        self.constructors = {
+            _TAG + "bool": loader.construct_yaml_bool,
+            _TAG + "int": loader.construct_yaml_int,
+            _TAG + "float": loader.construct_yaml_float,
+        }
 
     def fail(self, node: Any, message: str, path: Path = ()) -> NoReturn:
         _fail(self.source, node.start_mark.line + 1, message, path=path)
@@ -440,9 +447,9 @@ class _YamlBuilder:
             return self.scalar(node, path)
         self.active.add(id(node))
         try:
-            if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
+            if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
                 return self.sequence(node, path)
-            if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
+            if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
                 return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
@@ -450,15 +457,11 @@ class _YamlBuilder:
 
     def scalar(self, node: Any, path: Path) -> Any:
         tag = node.tag
-        if tag in (_TAG + "str", _TAG + "timestamp"):
-            return node.value  # timestamps stay text: the API speaks JSON
-        if tag == _TAG + "null":
+        if tag in _TEXT_TAGS:
+            return node.value
+        if tag == _NULL:
             return None
-        construct = {
-            _TAG + "bool": self.loader.construct_yaml_bool,
-            _TAG + "int": self.loader.construct_yaml_int,
-            _TAG + "float": self.loader.construct_yaml_float,
-        }.get(tag)
+        construct = self.constructors.get(tag)
         if construct is None:
             self.fail(node, f"unsupported YAML tag {_short_tag(tag)}", path)
         try:
@@ -483,7 +486,7 @@ class _YamlBuilder:
         merged: dict[str, Any] = {}
         explicit: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        merges = [v for k, v in node.value if k.tag == _TAG + "merge"]
+        merges = [v for k, v in node.value if k.tag == _MERGE]
         # `<<: *base` (or a list of them): earlier sources win, explicit keys win over all.
         for source_node in reversed(merges):
             sources = source_node.value if isinstance(source_node, yaml.SequenceNode) else [
@@ -495,7 +498,7 @@ class _YamlBuilder:
                 value = self.build(src, path)
                 merged.update(value)
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 continue
             key = self.key(key_node, path)
             line = key_node.start_mark.line + 1
@@ -511,7 +514,7 @@ class _YamlBuilder:
 
     def key(self, node: Any, path: Path) -> str:
         if isinstance(node, self.yaml.ScalarNode):
-            if node.tag == _TAG + "str":
+            if node.tag == _STR:
                 return str(node.value)
             kind = _YAML_KEY_KINDS.get(node.tag, node.tag)
             _fail(

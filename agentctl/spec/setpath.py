@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -30,11 +31,48 @@ def parse_path(text: str) -> tuple[str | int, ...]:
 
 
 def parse_value(text: str) -> Any:
-    """JSON when it parses (numbers, true/false, null, lists, objects), else the string."""
+    """JSON when it parses (numbers, true/false, null, lists, objects), else the string.
+
+    `NaN` and `Infinity` are not JSON: they stay strings (and the schema check says what
+    the field needs). A number too large for a float (`1e999`) is a UsageError: no JSON
+    request can carry it.
+    """
     try:
-        return json.loads(text)
-    except ValueError:
+        value = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return text
+    if not _finite(value):
+        raise UsageError(f"--set: {text[:40]!r} is a number out of range",
+                         hint="numbers must be finite, e.g. --set output.volume=80")
+    return value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def check_sets(spec: dict[str, Any], assignments: Sequence[str]) -> None:
+    """The schema's verdict on what `--set` changed, before any diff or request: a
+    forbidden change is one SpecError (exit 3) naming the field."""
+    from agentctl.errors import SpecError
+    from agentctl.spec.rules import check_agent, format_path
+
+    touched = [parse_path(a.partition("=")[0].strip()) for a in assignments]
+    for problem in check_agent(spec, partial=True):
+        path = problem.path
+        if any(path[:len(t)] == t or t[:len(path)] == path for t in touched):
+            raise SpecError(f"--set {format_path(path)}: {problem.message}",
+                            hint="see: agentctl schema")
 
 
 def apply_sets(current: dict[str, Any], assignments: Sequence[str]) -> dict[str, Any]:

@@ -48,7 +48,8 @@ class Line:
         self._open = False  # an utterance is being said: wait for the rest of it
         self._closed = False
         self._tail = 0  # silence still owed after the last speech
-        self._start = 0.0  # the pacing clock, restarted after each idle spell
+        self._idle = True  # nothing sent since the last idle spell: restart the clock
+        self._start = 0.0  # the pacing clock
         self._sent = 0.0  # seconds of audio sent since _start
 
     # -- the speaking side ---------------------------------------------------------------
@@ -88,15 +89,16 @@ class Line:
         nbytes = max(2, nbytes - nbytes % 2)
         while True:
             with self._cond:
-                idle = not self._queue and self._tail <= 0 and not self._open
                 while not self._queue and self._tail <= 0 and not self._open and (
                         not self._halted()):
+                    self._idle = True
                     self._cond.wait(WAIT)
                 if self._halted():
                     return b""
-                if idle:
-                    self._start, self._sent = time.monotonic(), 0.0
                 data = self._take(nbytes)
+                if data and self._idle:
+                    self._idle = False
+                    self._start, self._sent = time.monotonic(), 0.0
             if data:
                 break
         if self.keep:

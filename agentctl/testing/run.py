@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 CAPACITY_CODES = ("at_capacity", "concurrency_exceeded")
 REPLY_TIMEOUT = 30.0  # seconds for an answer to start and end, at --speed 1
 MIN_REPLY_TIMEOUT = 3.0
+TIMEOUT_SLACK = 10.0
 CAPACITY_WAIT = 300.0
 WATCH_EVERY = 0.05
 
@@ -72,7 +73,9 @@ class RunOptions:
     tool_timeout: float = 10.0
     keep_audio: bool = False  # for --save-dir
     capacity_wait: float = CAPACITY_WAIT
+    capacity_delay: float = 1.0  # the first wait after a capacity refusal (then doubled)
     reply_timeout: float = REPLY_TIMEOUT
+    opener: Callable[..., Any] | None = None  # the session runner's socket opener
 
 
 @dataclass
@@ -137,6 +140,12 @@ class Agents:
             if key not in self._cache:
                 self._cache[key] = self._spec(ref) if ref.spec else self._stored(ref)
             return self._cache[key]
+
+    def first_warnings(self, target: Target) -> list[str]:
+        """A spec file's warnings, for the first test that uses it only."""
+        with self._lock:
+            warnings, target.warnings = target.warnings, []
+        return warnings
 
     def _stored(self, ref: AgentRef) -> Target:
         if self._api is None:
@@ -248,10 +257,8 @@ class Recorder:
 class Turns:
     """Follows one session's replies: the greeting, answers, and tool calls between."""
 
-    def __init__(self, has_greeting: bool, client: Sequence[str]) -> None:
-        self.has_greeting = has_greeting
+    def __init__(self, client: Sequence[str]) -> None:
         self.client = set(client)
-        self.greeting_done = not has_greeting
         self.user_turns = 0
         self.calls_in_reply = 0
         self.replies_done = 0
@@ -268,9 +275,9 @@ class Turns:
         elif kind == ev.REPLY_DONE:
             if self.calls_in_reply:
                 return False  # the answer goes on after the tool's result
+            if event.get("status") in ("failed", "cancelled"):
+                return False  # the session runner asks for the reply again
             self.replies_done += 1
-            if not self.greeting_done and self.user_turns == 0:
-                self.greeting_done = True
             return True
         return False
 
@@ -282,9 +289,11 @@ PROGRESS = (ev.SPEECH_STARTED, ev.SPEECH_STOPPED, ev.USER_FINAL, ev.REPLY_STARTE
 class Watch:
     """The conversation's clock: an answer that does not come in time stops the test."""
 
-    def __init__(self, stops: list[threading.Event], limit: float) -> None:
+    def __init__(self, stops: list[threading.Event], limit: float, timeout: float) -> None:
         self.stops = stops
         self.limit = limit
+        self.timeout = timeout  # the whole test
+        self.timed_out = False
         self.lock = threading.Lock()
         self.waiting_since: float | None = None
         self.waiting_for = ""
@@ -320,8 +329,13 @@ class Watch:
             stop.set()
 
     def _run(self) -> None:
+        deadline = time.monotonic() + self.timeout
         while not self.finished and not all(s.is_set() for s in self.stops):
             time.sleep(WATCH_EVERY)
+            if time.monotonic() >= deadline:
+                self.timed_out = True
+                self.finish(f"the test timed out after {self.timeout:g} s")
+                return
             with self.lock:
                 since, what = self.waiting_since, self.waiting_for
             if since is not None and time.monotonic() - since > self.limit:
@@ -391,11 +405,10 @@ class Runner:
                                 future.result(timeout=0.2)
                             except TimeoutError:
                                 continue
-                except BaseException:
+                except KeyboardInterrupt:  # end the sessions in progress politely
                     self.cancel()
                     for future in futures:
                         future.cancel()
-                    raise
         return [r for r in results if r is not None]
 
     def run(self, test: TestCase) -> TestResult:
@@ -403,8 +416,8 @@ class Runner:
         result = TestResult(test, "error")
         try:
             target = self.agents.target(test)
-            result.warnings.extend(target.warnings)
-            delay = 1.0
+            result.warnings.extend(self.agents.first_warnings(target))
+            delay = self.options.capacity_delay
             while True:
                 try:
                     self._attempt(test, target, result)
@@ -462,7 +475,7 @@ class _Conversation:
         self.out_rate = audio_rate(config, "output")
         self.problems: list[str] = []
         self.tools = tool_answers(test, config, self.problems)
-        self.turns = Turns(self.has_greeting, list(self.tools))
+        self.turns = Turns(list(self.tools))
         self.agent_stop = runner._stop_event()
         self.line = AudioLine(self.in_rate, speed=self.options.speed,
                               tail_ms=trailing_silence_ms(config),
@@ -470,7 +483,7 @@ class _Conversation:
         self.stops = [self.agent_stop]
         self.agent = Recorder(self.on_agent_event)
         limit = max(MIN_REPLY_TIMEOUT, self.options.reply_timeout / self.options.speed)
-        self.watch = Watch(self.stops, limit)
+        self.watch = Watch(self.stops, limit, test.timeout)
 
     def plan(self, session: dict[str, Any], *, has_greeting: bool, in_rate: int,
              out_rate: int, source: Any, sink: Any, stop: threading.Event,
@@ -480,7 +493,8 @@ class _Conversation:
         return SessionPlan(
             url=self.options.url, api_key=self.options.api_key, session=session,
             has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate,
-            source=source, sink=sink, timeout=self.test.timeout, tools=tools,
+            # The watch ends a test at its timeout; the session's own is a backstop.
+            source=source, sink=sink, timeout=self.test.timeout + TIMEOUT_SLACK, tools=tools,
             tool_timeout=self.options.tool_timeout, speed=self.options.speed,
             open_timeout=self.options.open_timeout, keep_audio=self.options.keep_audio,
             stop=stop)
@@ -492,8 +506,9 @@ class _Conversation:
         """One live session to its end; a capacity refusal becomes _AtCapacity."""
         from agentctl.session.runner import LiveSession
 
+        kwargs = {} if self.options.opener is None else {"opener": self.options.opener}
         try:
-            return LiveSession(plan, recorder).run()
+            return LiveSession(plan, recorder, **kwargs).run()
         except AgentctlError:
             code = next((c for c in recorder.codes if c in CAPACITY_CODES), None)
             if code is not None:
@@ -504,7 +519,7 @@ class _Conversation:
         """The agent session's events -> transcript, tool calls, checks."""
         if agent.outcome == "interrupted":  # Ctrl-C in this thread: stop the whole run
             self.runner.cancel()
-        seen = Observed(outcome=agent.outcome)
+        seen = Observed(outcome="timeout" if self.watch.timed_out else agent.outcome)
         turn = 0
         tool_names = {t.name for t in self.tools.values()} | http_tools(self.target.config)
         unanswered = {str(u.get("call_id")) for u in agent.report.get("unanswered_tool_calls",
@@ -541,7 +556,10 @@ class _Conversation:
         result.tool_calls = seen.tool_calls
         result.agent = Side(self.agent.events, bytes(self.line.recorded), agent.reply_audio,
                             self.in_rate, self.out_rate, agent.session_id, report)
-        result.warnings.extend(self.agent.warnings)
+        # Unanswered calls are a failed check already; the runner's warning (which speaks
+        # of connect's --tool) would only repeat it.
+        result.warnings.extend(w for w in self.agent.warnings if w not in self.problems
+                               and not (w.startswith("tool.call ") and "not answered" in w))
 
     def incomplete(self, agent: SessionResult) -> str | None:
         if self.watch.problem is not None:
@@ -633,7 +651,7 @@ class _Simulated(_Conversation):
                                      stop=self.caller_stop)
         self.stops.append(self.caller_stop)
         self.caller = Recorder(self.on_caller_event)
-        self.caller_turns = Turns(bool(persona.opening_line), [])
+        self.caller_turns = Turns([])
         # Agent -> caller; with an opening line, the agent's greeting is not for the caller
         # (its opening line answers it).
         self.to_caller = Bridge(self.caller_line, self.out_rate)
@@ -687,7 +705,6 @@ class _Simulated(_Conversation):
         said: SessionResult = caller_result["result"]
         result.caller = Side(self.caller.events, b"", said.reply_audio, self.caller_rate,
                              self.caller_rate, said.session_id, said.report)
-        result.agent.heard = bytes(self.line.recorded)
         if self.caller.codes:
             result.warnings.append("the simulated caller's session reported errors: "
                                    + ", ".join(self.caller.codes))

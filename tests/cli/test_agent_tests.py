@@ -250,7 +250,8 @@ def test_a_session_error_fails_no_session_error(live, repo, write):
 
 
 def test_a_stuck_conversation_times_out_and_fails(live, repo):
-    wav_file(repo / "tests/audio/long.wav", utterances(("t", 60.0)))
+    # 30 s before the speech (0.6 s at --speed 50): longer than the test may take.
+    wav_file(repo / "tests/audio/long.wav", utterances(("s", 30.0), ("t", 0.3)))
     path = test_file(repo, """\
   - name: too long
     timeout: 0.5
@@ -407,6 +408,8 @@ def test_save_dir_keeps_transcript_events_and_both_sides_audio(live, repo):
 
 
 @pytest.mark.parametrize(("body", "args", "code", "message"), [
+    ("  - name: x\n", ("--base-url", "https://agents.example.com"), 2,
+     "--speed is for an emulator on this machine"),
     ("  - name: x\n    expect: [{said: '('}]\n", (), 3, ":4: tests[0].expect[0].said: not a valid"),
     ("  - name: x\n", ("--agent", "missing.yaml"), 2, "--agent missing.yaml: no such spec file"),
 ])
@@ -461,3 +464,40 @@ def test_the_example_greeting_test_passes_against_the_emulator(live, monkeypatch
     (session,) = live.app.state.live.history
     assert session.config["greeting"] == "Hi, Sunrise Pharmacy. How can I help?"
     assert live.store.list_agents() == []  # inline, never stored
+
+
+@pytest.mark.parametrize("concurrency", ["1", "2"])
+def test_ctrl_c_ends_the_sessions_cleanly_and_exits_130(live, repo, concurrency):
+    import signal
+    import threading
+    import time
+
+    wav_file(repo / "tests/audio/slow.wav", utterances(("s", 30.0), ("t", 0.3)))
+    path = test_file(repo, "".join(f"""\
+  - name: slow {i}
+    caller: {{turns: [audio/slow.wav]}}
+""" for i in range(2)))
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+
+    def press_ctrl_c_once_the_greeting_is_over() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            history = live.app.state.live.history
+            if history and history[0].sent.count("reply.done") >= 1:
+                break
+            time.sleep(0.01)
+        signal.pthread_kill(main_thread, signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_once_the_greeting_is_over, daemon=True)
+    presser.start()
+    junit = repo / "junit.xml"
+    # At real-time speed the 30 s of silence is still playing when Ctrl-C comes.
+    result = run_cli("test", path, "--concurrency", concurrency, "--junit", str(junit),
+                     exit_code=130)
+    presser.join()
+    assert "ERROR slow 0" in result.stdout and "interrupted" in result.stdout
+    for session in live.app.state.live.history:
+        assert session.received[-1] == "session.end" and session.end_reason == "client"
+    errors = ET.parse(junit).getroot().findall(".//error")
+    assert errors and errors[0].get("message") == "interrupted"

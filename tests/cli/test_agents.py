@@ -248,9 +248,10 @@ def test_update_dry_run_sends_nothing(api_env, write):
     assert writes(api_env) == []
 
 
-def test_update_rejected_value_is_exit_6(api_env, write):
+def test_update_forbidden_value_is_a_spec_error_before_any_request(api_env, write):
+    # Checked locally against the schema (issue 13): exit 3, no diff, no 422.
     run_cli("create", "-f", write("a.yaml", agent_yaml("alpha")))
-    result = run_cli("update", "alpha", "--set", "output.volume=300", exit_code=6)
+    result = run_cli("update", "alpha", "--set", "output.volume=300", exit_code=3)
     assert "output.volume" in result.stderr and "100" in result.stderr
     assert "hint: request id req_" in result.stderr  # the service's id, to quote
 

@@ -29,3 +29,31 @@ def test_the_module_prints_the_reference():
     out = subprocess.run([sys.executable, "-m", "agentctl.cli.docgen"], capture_output=True,
                          text=True, check=True, cwd=ROOT, env={"COLUMNS": "40", "PATH": ""})
     assert out.stdout == (ROOT / "docs" / "commands.md").read_text()
+
+
+def test_readme_command_table_lists_every_command():
+    """One line per command in the README's table, and every docs/ link in it exists."""
+    import re
+
+    from agentctl.cli import _command
+    from agentctl.cli.app import app
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Commands\n", 1)[1].split("\n## ", 1)[0]
+    listed = {re.match(r"\| `([a-z-]+)", row).group(1) for row in table.splitlines()
+              if row.startswith("| `")}
+    root = _command(app)
+    commands = {name for name in root.commands if not root.commands[name].hidden}
+    assert commands == listed
+    for link in re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)", readme):
+        assert (ROOT / link).is_file(), link
+
+
+def test_links_between_the_docs_lead_to_files():
+    import re
+
+    for page in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name}: {target}"

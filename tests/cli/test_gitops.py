@@ -221,11 +221,29 @@ def test_diff_json_is_a_machine_readable_plan(api_env, support, write):
 
 
 def test_diff_errors_are_above_1(api_env, write, monkeypatch):
+    # an unset variable in a compared field (a secret's is never compared: see below)
+    broken = write("g.yaml", SUPPORT_YAML.replace("greeting: Hi, how can I help?",
+                                                  "greeting: ${GREETING}"))
+    assert "GREETING is not set" in run_cli("diff", "-f", broken, exit_code=3).stderr
     path = write("s.yaml", SUPPORT_YAML)
-    assert "WEATHER_KEY" in run_cli("diff", "-f", path, exit_code=3).stderr
     monkeypatch.setenv("WEATHER_KEY", SECRET)
     monkeypatch.delenv("ASSEMBLYAI_API_KEY")
     run_cli("diff", "-f", path, exit_code=4)
+
+
+def test_diff_needs_no_secret_values(api_env, write, monkeypatch):
+    """Write-only values are never compared, so diff runs without them (CI on a fork's
+    pull request, a directory just exported); apply, which sends them, does not."""
+    monkeypatch.setenv("WEATHER_KEY", SECRET)
+    path = write("s.yaml", SUPPORT_YAML)
+    run_cli("apply", "-f", path)
+    monkeypatch.delenv("WEATHER_KEY")
+    result = run_cli("diff", "-f", path)
+    assert "1 unchanged" in result.stdout
+    empty = write(".env", "WEATHER_KEY=\n")
+    run_cli("diff", "-f", path, "--env-file", empty)
+    assert "WEATHER_KEY" in run_cli("apply", "-f", path, exit_code=3).stderr
+    assert "is empty" in run_cli("apply", "-f", path, "--env-file", empty, exit_code=3).stderr
 
 
 # -- apply -------------------------------------------------------------------------------------

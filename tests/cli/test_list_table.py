@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 
 import pytest
 
@@ -106,3 +107,54 @@ def test_columns_give_way_in_order_and_ids_never():
                   80)
     assert wide[1] == 36 and wide[5] is None and wide[6] is None
     assert layout([Column("A", cut=True, min_width=3)], [("x" * 10,)], 5) == [5]
+
+
+class _Terminal(io.StringIO):
+    """A terminal stdout that notes, at each write, how many list pages had been asked for."""
+
+    def __init__(self, emulator) -> None:
+        super().__init__()
+        self.emulator = emulator
+        self.pages_asked_at_write: list[tuple[int, str]] = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        asked = sum(1 for r in self.emulator.requests
+                    if r["method"] == "GET" and r["path"] == "/v1/agents")
+        self.pages_asked_at_write.append((asked, text))
+        return super().write(text)
+
+
+@pytest.mark.parametrize("args", [(), ("-o", "wide")])
+def test_the_first_rows_are_on_screen_before_the_last_page_is_asked_for(
+        tmp_path, monkeypatch, args):
+    from agentctl.cli import main
+    from agentctl.emulator import server
+    from agentctl.emulator.app import create_app
+
+    if "page_size" not in create_app.__code__.co_varnames:
+        pytest.skip("the emulator does not page its lists yet")
+    running = server.start(port=0, db_path=tmp_path / "paged.sqlite3", page_size=3)
+    try:
+        for i in range(8):
+            running.store.create_agent({"name": f"paged-{i}", "system_prompt": "x",
+                                        "voice": {"voice_id": "ivy"}})
+        monkeypatch.setenv("ASSEMBLYAI_API_KEY", "test-key-0123456789")
+        monkeypatch.setenv("AGENTCTL_BASE_URL", running.base_url)
+        monkeypatch.setenv("COLUMNS", "80")
+        terminal = _Terminal(running)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = terminal, io.StringIO()
+        try:
+            assert main(["--no-color", "list", *args]) == 0
+        finally:
+            sys.stdout, sys.stderr = saved
+    finally:
+        running.stop()
+    pages = max(asked for asked, _ in terminal.pages_asked_at_write)
+    assert pages == 3  # 8 agents, 3 a page
+    first_row = next(asked for asked, text in terminal.pages_asked_at_write if "paged-" in text)
+    assert first_row == 1  # written while only the first page had been asked for
+    assert terminal.getvalue().count("paged-") == 8

@@ -137,7 +137,11 @@ def test_a_call_from_an_assigned_number_runs_the_agent_and_leaves_a_session(emu,
     assert call["status"] == "ended" and call["direction"] == "outbound"
     assert call["duration_seconds"] > 0 and call["session_id"].startswith("sess_")
     assert "dialing" in done.stderr and "ended" in done.stderr
-    listed = run_cli("calls", "list", "--status", "ended", "-o", "id").stdout.split()
+    followed = run_cli("calls", "create", "--from", "+14155550100", "--to", "+14155550143",
+                       "--wait").stdout
+    assert "Status:    ended" in followed and "Session:   sess_" in followed
+    assert "Close reason:" in followed and "Agent:        caller (" in followed
+    listed = run_cli("calls", "list", "--status", "ended", "-o", "id").stdout.split()[1:]
     assert listed == [call["id"]]
     assert run_cli("calls", "get", call["id"]).stdout.splitlines()[1].split() == [
         "Status:", "ended"]

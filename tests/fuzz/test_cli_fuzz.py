@@ -23,8 +23,6 @@ from agentctl.emulator.openapi import openapi_document
 from tests.conftest import run_cli
 from tests.fuzz.schemas import JSON, Schemas
 
-pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
-
 KEY = "fuzz-key-0123456789"
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -21,8 +21,6 @@ from hypothesis import strategies as st
 from agentctl.emulator import server
 from tests.fuzz.schemas import JSON, Schemas
 
-pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
-
 KEY = "conformance-key"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))  # over all operations
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import agent_yaml, run_cli
+from tests.conftest import TEST_KEY, agent_yaml, run_cli
 
 
 def keys_sent(running) -> list[str]:
@@ -74,3 +74,56 @@ def test_a_call_under_resets_is_placed_once(faulty, write, monkeypatch):
     run_cli("calls", "create", "--from", "+14155550100", "--to", "+14155550142")
     calls = list(running.app.state.emulator.platform.resources.items("call"))
     assert len(calls) == 1
+
+
+def test_lost_answers_and_in_progress_are_retried_with_the_same_key(scripted, emulator):
+    from agentctl.api import platform
+
+    keys: list[str] = []
+
+    def rule(request, n):
+        keys.append(request.headers.get("Idempotency-Key", ""))
+        return "reset-after" if n == 1 else None  # bought, answer lost
+
+    api, sleeps, _ = scripted(rule)
+    store = emulator.app.state.emulator.platform.resources
+    bought = platform.buy_number(api, {"country_code": "US", "number_type": "local"})
+    assert len(keys) == 2 and keys[0] == keys[1] and len(sleeps) == 1
+    assert [r["phone_number"] for _, r in store.items("number")] == [bought["phone_number"]]
+
+    # 409 idempotency_in_progress: wait and ask again, same key.
+    import hashlib
+
+    body = {"country_code": "US", "number_type": "mobile"}
+    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    scope = hashlib.sha256(f"{TEST_KEY}\0POST /v1/phone-numbers\0fixed".encode())
+    store.claim_key(scope.hexdigest(), fingerprint)  # "the first try is still running"
+    keys.clear()
+
+    def release(request, n):
+        keys.append(request.headers.get("Idempotency-Key", ""))
+        if len(keys) == 2:
+            store.settle_key(scope.hexdigest(), None, None)  # it failed: the key is free
+        return None
+
+    api, sleeps, _ = scripted(release)
+    platform.send_billed(api, "/v1/phone-numbers", body, what="buy", key="fixed")
+    assert keys == ["fixed"] * 2 and len(sleeps) == 1
+    posts = [r["status"] for r in emulator.requests if r["method"] == "POST"]
+    assert posts[-2:] == [409, 201]
+
+
+def test_a_webhook_create_whose_answer_was_lost_returns_the_one_it_made(scripted, emulator):
+    from agentctl.api import platform
+
+    api, sleeps, _ = scripted(
+        lambda request, n: "reset-after" if request.method == "POST" and n == 1 else None)
+    body = {"url": "https://example.com/hooks", "events": ["call.ended"], "secret": "s" * 40}
+    made = platform.create_webhook(api, body)
+    stored = [r for _, r in emulator.app.state.emulator.platform.resources.items(
+        "subscription")]
+    assert [r["id"] for r in stored] == [made["id"]] and len(sleeps) == 1
+    # A duplicate from the start is still refused.
+    again, _, _ = scripted(lambda request, n: None)
+    with pytest.raises(Exception, match="exists"):
+        platform.create_webhook(again, body)

@@ -10,8 +10,6 @@ import pytest
 
 from tests.conftest import agent_yaml, run_cli
 
-pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
-
 # 30% of requests fail, in every way the emulator knows; Retry-After 0 keeps it quick.
 FLAKY_30 = ("429=0.05:0,500=0.04,502=0.04,503=0.05,504=0.02,reset-before=0.04,"
             "reset-after=0.04,slow=0.02:2s")

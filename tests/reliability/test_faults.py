@@ -13,8 +13,6 @@ from agentctl.errors import UsageError
 from tests.conftest import run_cli
 from tests.reliability.conftest import BODY
 
-pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
-
 KEY = {"Authorization": "fault-test-key"}
 
 

@@ -14,8 +14,6 @@ from agentctl.api.retry import RetryPolicy, parse_retry_after
 from agentctl.errors import NotFoundError, UnavailableError, UsageError
 from tests.reliability.conftest import BODY
 
-pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
-
 AGENTS = "/v1/agents"
 
 

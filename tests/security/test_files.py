@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentctl import fileio, profiles
+from agentctl import fileio
 from agentctl.errors import UsageError
 from tests.conftest import SUPPORT_YAML, run_cli
 
@@ -86,15 +86,16 @@ def test_missing_directory_and_directory_target_are_usage_errors(tmp_path):
 
 def test_config_writes_are_atomic_and_private(tmp_path, monkeypatch):
     path = tmp_path / "config.toml"
-    profiles.write_private(path, 'api_key = "old"\n')
+    fileio.write_private(path, 'api_key = "old"\n')
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
     def broken_replace(src, dst):
         raise OSError(5, "I/O error")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
-        profiles.write_private(path, 'api_key = "new"\n')
+    # the one writer says what failed in one line (a UsageError), not a traceback
+    with pytest.raises(UsageError, match="I/O error"):
+        fileio.write_private(path, 'api_key = "new"\n')
     assert path.read_text() == 'api_key = "old"\n'
     assert leftovers(tmp_path) == []
 

@@ -81,6 +81,28 @@ def test_header_from_variable_is_fine_literal_is_not(here: Path) -> None:
     ]
 
 
+def test_only_credential_headers_must_come_from_variables(here: Path) -> None:
+    """A version or content header is configuration; a key, token or Bearer value is not."""
+    headers = [
+        ("cal-api-version", "2024-09-04", False),
+        ("Content-Type", "application/json", False),
+        ("Accept", "application/json", False),
+        ("X-Request-Source", "agentctl", False),
+        ("Authorization", "Bearer abc", True),
+        ("X-Api-Key", "abc123", True),
+        ("X-Auth-Token", "abc", True),
+        ("Client-Secret", "abc", True),
+        ("Cookie", "sid=abc", True),
+        ("X-Custom", "Bearer abc", True),  # the value says what it is
+    ]
+    tool = "tools:\n  - name: t\n    http:\n      url: https://api.example.com/t\n" \
+           "      headers:\n" + "".join(
+               f"        - {{name: {n}, value: '{v}'}}\n" for n, v, _ in headers)
+    warned = [line.split(".value:")[0].rsplit("[", 1)[1].rstrip("]")
+              for line in lint(BASE + tool)]
+    assert warned == [str(i) for i, (_, _, secret) in enumerate(headers) if secret]
+
+
 def test_masked_header_value(here: Path) -> None:
     tool = (
         "tools:\n"
