@@ -81,8 +81,10 @@ class _Checker:
     def __init__(self, allow_loopback_urls: bool, known_voices_only: bool = False) -> None:
         self.allow_loopback_urls = allow_loopback_urls
         self.known_voices_only = known_voices_only
+        self.partial = False
 
     def agent(self, body: Any, partial: bool) -> Iterator[Problem]:
+        self.partial = partial
         if not isinstance(body, dict):
             yield Problem((), f"expected an object, got {_type_name(body)}", "type")
             return
@@ -312,7 +314,8 @@ class _Checker:
             )
         if tool.get("description") is not None:
             yield from self.text((*path, "description"), tool["description"], max_len=10_000)
-        elif name not in PLATFORM_TOOLS and "name" in tool:
+        elif name not in PLATFORM_TOOLS and "name" in tool and not self.partial:
+            # a whole agent only: an update's own check runs on the merged record
             yield Problem((*path, "description"),
                           "field required (only platform tools, aai_*, may leave it out)",
                           "missing")
@@ -607,7 +610,7 @@ class _Checker:
             yield from problems
             if problems and problems[0].kind == "type":
                 continue
-            for field in ("base_url", "model"):
+            for field in ("base_url", "model") if not self.partial else ("model",):
                 if field not in entry:
                     yield Problem((*path, field), "field required", "missing")
             if "model" in entry:
