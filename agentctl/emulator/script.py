@@ -32,7 +32,7 @@ emulator's own way to make each side of a test conversation deterministic.)
 
     sessions:
       - match: "you are a customer"        # the simulated caller's persona
-        turns: [{reply: "My order number is 123456."}, {reply: Thanks, goodbye.}]
+        turns: [{reply: "My order number is 123456."}, {reply: "Thanks, goodbye."}]
       - match: "front desk"
         default_reply: "Could you repeat that?"
         turns: [...]
