@@ -184,6 +184,7 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
                      "`validate` of 50 YAML files", "one JSON array", "`apply` of 20 new specs",
                      "one keep-alive client", "50 ms late", "`list` of 300 agents on a terminal",
                      "`list -o wide` of 300", "`list -o json` of 500 agents: client CPU",
+                     "json.dumps(indent=2)",
                      "client peak RSS"):
         assert expected in cases
     assert all(row["value"] == row["value"] for row in report["rows"])  # no NaN: all ran
