@@ -257,10 +257,8 @@ class Recorder:
 class Turns:
     """Follows one session's replies: the greeting, answers, and tool calls between."""
 
-    def __init__(self, has_greeting: bool, client: Sequence[str]) -> None:
-        self.has_greeting = has_greeting
+    def __init__(self, client: Sequence[str]) -> None:
         self.client = set(client)
-        self.greeting_done = not has_greeting
         self.user_turns = 0
         self.calls_in_reply = 0
         self.replies_done = 0
@@ -277,9 +275,9 @@ class Turns:
         elif kind == ev.REPLY_DONE:
             if self.calls_in_reply:
                 return False  # the answer goes on after the tool's result
+            if event.get("status") in ("failed", "cancelled"):
+                return False  # the session runner asks for the reply again
             self.replies_done += 1
-            if not self.greeting_done and self.user_turns == 0:
-                self.greeting_done = True
             return True
         return False
 
@@ -477,7 +475,7 @@ class _Conversation:
         self.out_rate = audio_rate(config, "output")
         self.problems: list[str] = []
         self.tools = tool_answers(test, config, self.problems)
-        self.turns = Turns(self.has_greeting, list(self.tools))
+        self.turns = Turns(list(self.tools))
         self.agent_stop = runner._stop_event()
         self.line = AudioLine(self.in_rate, speed=self.options.speed,
                               tail_ms=trailing_silence_ms(config),
@@ -653,7 +651,7 @@ class _Simulated(_Conversation):
                                      stop=self.caller_stop)
         self.stops.append(self.caller_stop)
         self.caller = Recorder(self.on_caller_event)
-        self.caller_turns = Turns(bool(persona.opening_line), [])
+        self.caller_turns = Turns([])
         # Agent -> caller; with an opening line, the agent's greeting is not for the caller
         # (its opening line answers it).
         self.to_caller = Bridge(self.caller_line, self.out_rate)
@@ -707,7 +705,6 @@ class _Simulated(_Conversation):
         said: SessionResult = caller_result["result"]
         result.caller = Side(self.caller.events, b"", said.reply_audio, self.caller_rate,
                              self.caller_rate, said.session_id, said.report)
-        result.agent.heard = bytes(self.line.recorded)
         if self.caller.codes:
             result.warnings.append("the simulated caller's session reported errors: "
                                    + ", ".join(self.caller.codes))
