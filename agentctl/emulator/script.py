@@ -15,6 +15,11 @@ defaults:
         reply: "It is {result} in Paris."              # sent to the client (tool.call)
       - user: Thanks
         reply: You're welcome.
+        reply_error:                                   # optional: the first try of this
+          code: llm_provider_error                     # reply fails with `reply.error`
+          message: The model provider timed out.       # (status_code, provider_code and
+          retryable: true                              # provider_param may be given too);
+                                                       # a reply.create retries it
 
 In `user` and `reply`, `{seconds}` is the length of the user's speech, `{turn}` the turn
 number (from 1), `{user}` the user transcript and `{result}` the last tool result.
@@ -32,7 +37,9 @@ DEFAULT_USER = "[{seconds} seconds of speech]"
 DEFAULT_REPLY = "I heard {seconds} seconds of speech."
 _PLACEHOLDER = re.compile(r"\{(seconds|turn|user|result)\}")
 _TOP_KEYS = ("speed", "default_reply", "default_user", "turns")
-_TURN_KEYS = ("user", "reply", "tool_calls")
+_TURN_KEYS = ("user", "reply", "tool_calls", "reply_error")
+_ERROR_KEYS = ("code", "message", "retryable", "status_code", "provider_code",
+               "provider_param")
 _CALL_KEYS = ("name", "arguments")
 
 
@@ -51,6 +58,7 @@ class Turn:
     user: str = DEFAULT_USER
     reply: str = DEFAULT_REPLY
     tool_calls: tuple[ToolCallStep, ...] = ()
+    reply_error: dict[str, Any] | None = None  # a `reply.error`'s fields, first try only
 
 
 @dataclass(frozen=True)
@@ -152,10 +160,31 @@ def parse_script(data: Any, source: str = "script") -> Script:
             except (TypeError, ValueError):
                 raise bad(f"{cwhere}.arguments", "must be JSON data") from None
             steps.append(ToolCallStep(name, arguments))
-        turns.append(Turn(user=user, reply=reply, tool_calls=tuple(steps)))
+        turns.append(Turn(user=user, reply=reply, tool_calls=tuple(steps),
+                          reply_error=_reply_error(raw.get("reply_error"), f"{where}.reply_error",
+                                                   bad)))
     return Script(
         turns=tuple(turns),
         default_user=texts["default_user"],
         default_reply=texts["default_reply"],
         speed=float(speed),
     )
+
+
+def _reply_error(raw: Any, where: str, bad: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise bad(where, "must be a mapping (code, message, retryable)")
+    for key in raw:
+        if key not in _ERROR_KEYS:
+            raise bad(f"{where}.{key}", f"unknown field (expected {', '.join(_ERROR_KEYS)})")
+    code, message = raw.get("code", "llm_provider_error"), raw.get("message", "")
+    if not isinstance(code, str) or not code or not isinstance(message, str):
+        raise bad(where, "code and message must be strings")
+    retryable = raw.get("retryable", False)
+    if not isinstance(retryable, bool):
+        raise bad(f"{where}.retryable", "must be true or false")
+    return {"code": code, "message": message or "The reply failed.", "retryable": retryable,
+            **{k: raw[k] for k in ("status_code", "provider_code", "provider_param")
+               if k in raw}}
