@@ -529,3 +529,22 @@ def test_ctrl_c_ends_the_sessions_cleanly_and_exits_130(live, repo, concurrency)
         assert session.received[-1] == "session.end" and session.end_reason == "client"
     errors = ET.parse(junit).getroot().findall(".//error")
     assert errors and errors[0].get("message") == "interrupted"
+
+
+def test_a_service_at_its_session_limit_makes_tests_wait_not_fail(tmp_path, monkeypatch, repo):
+    running = server.start(port=0, db_path=tmp_path / "capped.sqlite3",
+                           live={"speed": 50.0, "script": SCRIPT, "max_sessions": 1})
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("AGENTCTL_BASE_URL", running.base_url)
+    try:
+        path = test_file(repo, "".join(
+            f"  - name: turn {i}\n" + TWO_TURNS + "    tools: {lookup: {result: A-1}}\n"
+            "    expect: [{said: goodbye}]\n" for i in range(2)))
+        doc, result = run_json(path, "--concurrency", "2", exit_code=0)
+        assert doc["summary"]["passed"] == 2
+        assert sorted(t["attempts"] for t in doc["tests"]) == [1, 2]
+        assert "the service is at capacity (concurrency_exceeded); trying again in 1 s" in (
+            result.stderr)
+    finally:
+        running.stop()
+    assert running.errors == []
