@@ -61,13 +61,14 @@ def test_inline_config_warns_through_its_callback(tmp_path):
     from agentctl.usecases.connect import inline_config
 
     path = tmp_path / "inline.yaml"
-    path.write_text("name: x\nsystem_prompt: Hi.\nvoice: {voice_id: ivy}\n", "utf-8")
+    path.write_text("name: x\nsystem_prompt: Hi.\nvoice: {voice_id: ivy}\nllm: []\n", "utf-8")
     warnings: list[str] = []
     docs = read_specs([str(path)], {}, stdin=None, on_secrets=list, warn=warnings.append,
                       partial=True)
     config, session = inline_config(docs, warn=warnings.append)
     assert config["name"] == "x"
-    assert session == {"system_prompt": "Hi.", "output": {"voice": "ivy"}}
+    # llm is an inline field of session.update (reference §15.2), so it is sent.
+    assert session == {"system_prompt": "Hi.", "output": {"voice": "ivy"}, "llm": []}
     assert warnings == []
     # a field a session cannot use (loaded only: the record's rules may not know it)
     path.write_text("name: x\nsystem_prompt: Hi.\nwebhook: {}\n", "utf-8")
