@@ -70,8 +70,9 @@ def test_inline_config_warns_through_its_callback(tmp_path):
 
     config, session = inline_config(read(), warn=warnings.append)
     assert config["name"] == "x"
-    assert session == {"system_prompt": "Hi.", "output": {"voice": "ivy"}}
-    assert warnings == [f"{path}:4: llm: not part of an inline session; ignored"]
+    # llm is an inline field of session.update (reference §15.2), so it is sent.
+    assert session == {"system_prompt": "Hi.", "output": {"voice": "ivy"}, "llm": []}
+    assert warnings == []
     path.write_text("name: x\n", "utf-8")
     with pytest.raises(SpecError, match="system_prompt: field required"):
         inline_config(read(), warn=print)
