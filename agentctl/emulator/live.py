@@ -415,7 +415,8 @@ class Session:
         # started/client_event/server_event/ended.
         self.recorder = service.state.platform.recorder
         self.pace = service.options.pace
-        self.script = service.options.script
+        # Each session its own turns (a test's agent and its simulated caller).
+        self.script = service.options.script.for_session(str(config.get("system_prompt") or ""))
         self.loop = asyncio.get_running_loop()
         self.started = self.loop.time()
         self.in_encoding, self.in_rate = P.audio_format(config["input"])

@@ -11,8 +11,8 @@ from agentctl.render.output import OutputMode
 
 if TYPE_CHECKING:
     from agentctl.render.output import Output
-    from agentctl.spec.check import CheckReport
     from agentctl.spec.plan import AgentPlan, Change
+    from agentctl.spec.read import CheckReport
 
 # What each plan action is called before and after it happens.
 PENDING = {"create": "to create", "update": "to update", "unchanged": "unchanged",

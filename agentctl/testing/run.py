@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from agentctl.errors import AgentctlError, SpecError, UnavailableError, UsageError
 from agentctl.session import events as ev
 from agentctl.session.inline import (
+    audio_encoding,
     audio_rate,
     client_tools,
     inline_session,
@@ -155,8 +156,8 @@ class Agents:
         return Target(f"agent {record.get('name')!r}", record, {"agent_id": record["id"]})
 
     def _spec(self, ref: AgentRef) -> Target:
+        from agentctl.spec.diagnostics import validate_documents
         from agentctl.spec.load import load_specs
-        from agentctl.spec.validate import validate_documents
 
         assert ref.spec is not None
         docs = load_specs([ref.spec], env=self.env)
@@ -487,12 +488,17 @@ class _Conversation:
 
     def plan(self, session: dict[str, Any], *, has_greeting: bool, in_rate: int,
              out_rate: int, source: Any, sink: Any, stop: threading.Event,
-             tools: dict[str, Any]) -> Any:
+             tools: dict[str, Any], config: dict[str, Any] | None = None) -> Any:
+        """A session's plan; `config` gives its audio encodings (PCM when None). Sources
+        and sinks work in PCM16 at the session's rates: the runner converts G.711."""
         from agentctl.session.runner import SessionPlan
 
+        encodings = {} if config is None else {
+            "input_encoding": audio_encoding(config, "input"),
+            "output_encoding": audio_encoding(config, "output")}
         return SessionPlan(
             url=self.options.url, api_key=self.options.api_key, session=session,
-            has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate,
+            has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate, **encodings,
             # The watch ends a test at its timeout; the session's own is a backstop.
             source=source, sink=sink, timeout=self.test.timeout + TIMEOUT_SLACK, tools=tools,
             tool_timeout=self.options.tool_timeout, speed=self.options.speed,
@@ -593,7 +599,8 @@ class _Recorded(_Conversation):
                 raise SpecError(f"{path}: cannot read the recording: {reason}") from None
         plan = self.plan(self.target.session, has_greeting=self.has_greeting,
                          in_rate=self.in_rate, out_rate=self.out_rate, source=self.line,
-                         sink=None, stop=self.agent_stop, tools=self.tools)
+                         sink=None, stop=self.agent_stop, tools=self.tools,
+                         config=self.target.config)
         self.watch.start()
         try:
             agent = self.session(plan, self.agent)
@@ -667,7 +674,7 @@ class _Simulated(_Conversation):
         agent_plan = self.plan(self.target.session, has_greeting=self.has_greeting,
                                in_rate=self.in_rate, out_rate=self.out_rate,
                                source=self.line, sink=self.to_caller, stop=self.agent_stop,
-                               tools=self.tools)
+                               tools=self.tools, config=self.target.config)
         caller_plan = self.plan(self.caller_session, has_greeting=bool(
             self.persona.opening_line), in_rate=self.caller_rate, out_rate=self.caller_rate,
             source=self.caller_line, sink=self.to_agent, stop=self.caller_stop, tools={})
