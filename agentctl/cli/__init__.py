@@ -156,7 +156,7 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
             from agentctl.render.redact import safe_text
 
             # scrubbed like the error line: an exception's text may quote the key
-            env.stderr.write(safe_text(traceback.format_exc()))
+            env.stderr.write(safe_text(traceback.format_exc(), env.secrets))
         _report(env, f"internal error: {type(exc).__name__}: {exc}",
                 None if debug else "run again with --debug for the traceback")
         return 1
@@ -210,19 +210,17 @@ def _report(env: Environment, message: str, hint: str | None) -> None:
     """The error line (and hint): secrets scrubbed, control characters escaped."""
     from agentctl.render.redact import safe_text
 
-    env.stderr.write(f"error: {safe_text(message)}\n")
+    env.stderr.write(f"error: {safe_text(message, env.secrets)}\n")
     if hint:
-        env.stderr.write(f"hint: {safe_text(hint)}\n")
+        env.stderr.write(f"hint: {safe_text(hint, env.secrets)}\n")
     env.stderr.flush()
 
 
 def _register_environment_secrets(env: Environment) -> None:
     """The key and every variable whose name says secret: never printed by this run."""
-    from agentctl.render.redact import forget_secrets, register_secrets
     from agentctl.spec.interpolate import secret_environment
 
-    forget_secrets()  # one run's secrets: tests run many in one process
-    register_secrets(secret_environment(env.environ).values())
+    env.secrets.add_all(secret_environment(env.environ).values())
 
 
 def _silence_stdout() -> None:
