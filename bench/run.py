@@ -633,6 +633,43 @@ def markdown(rows: list[Row], info: dict[str, Any], quick: bool, seconds: float)
     return "\n".join(lines) + "\n"
 
 
+def emulator_soak(emulator: Emulator, count: int) -> list[Row]:
+    """Issue 13: a long-running emulator's memory stays flat. `count` requests (a 404 GET,
+    and every hundredth a create and a delete) after a quarter as warm-up; the figure is
+    the resident memory gained over the last three quarters, past the request log's cap."""
+    import httpx
+
+    from agentctl.emulator.limits import MAX_REQUEST_LOG
+
+    def rss_mb() -> float:
+        for line in Path(f"/proc/{emulator.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def hammer(client: httpx.Client, n: int) -> None:
+        for i in range(n):
+            client.get(f"/v1/agents/agent_{i:032x}")
+            if i % 100 == 0:
+                made = client.post("/v1/agents", json=spec(f"soak-{i}"))
+                client.delete(f"/v1/agents/{made.json()['id']}")
+
+    with httpx.Client(base_url=emulator.url, headers={"Authorization": KEY},
+                      trust_env=False) as client:
+        hammer(client, count // 4)
+        before = rss_mb()
+        started = time.monotonic()
+        hammer(client, count - count // 4)
+        seconds = time.monotonic() - started
+        after = rss_mb()
+    sent = int((count - count // 4) * 1.02)
+    grown = after - before
+    return [Row("emulator", "emulator memory over a soak", round(grown, 1), "MB",
+                f"{before:.1f} -> {after:.1f} MB resident over ~{sent} requests "
+                f"({sent / seconds:.0f}/s); request log capped at {MAX_REQUEST_LOG}",
+                "<= 5 MB", grown <= 5)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a fast smoke run")
@@ -670,6 +707,7 @@ def main(argv: list[str] | None = None) -> int:
         if secure is not None:
             rows += bulk_apply(env, secure, apply_count, bulk_rounds, work, " over https")
         rows += bulk_list(env, emulator, list_count, json_count, bulk_rounds)
+        rows += emulator_soak(emulator, 400 if opts.quick else 15_000)
     finally:
         for server in (emulator, slow, secure):
             if server is not None:

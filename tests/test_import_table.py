@@ -31,6 +31,7 @@ LAYER_OF = {
     "agentctl.hosts": "base",  # what a host name says (loopback, private)
     "agentctl.record": "base",  # what a field of the agent record is
     "agentctl.protocol": "base",  # the live session's event names
+    "agentctl.g711": "base",  # the telephony audio codec (stdlib only)
     "agentctl.settings": "settings",
     "agentctl.profiles": "settings",
     "agentctl.spec": "spec",
@@ -75,8 +76,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("agentctl.render.diffview", "agentctl.spec.rules"): "issue 9 (record.py)",
     ("agentctl.render.plans", "agentctl.spec.plan"): "issue 9 (record.py)",
     ("agentctl.render.plans", "agentctl.spec.rules"): "issue 9 (record.py)",
-    # the live session's event names: issue 10's agentctl/protocol.py
-    ("agentctl.render.live", "agentctl.session.events"): "issue 10 (protocol.py)",
 }
 
 # Known module-level cycles (as sorted module tuples), same rule.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,12 +17,8 @@ if TYPE_CHECKING:
     from agentctl.session.audio import AudioSink, AudioSource
     from agentctl.session.runner import SessionResult, Until
 
-TIMEOUT_SLACK = 60.0  # beyond the input's own length, for --input FILE
-
-
-class SessionFormat(StrEnum):
-    text = "text"
-    jsonl = "jsonl"
+TIMEOUT_SLACK = 60.0  # beyond the input's own length, for --audio-in FILE
+FORMATS = ("text", "jsonl")
 
 
 def connect(
@@ -33,23 +28,26 @@ def connect(
         autocompletion=complete_agents)] = None,
     files: OptionalFilesOpt = None,
     env_file: EnvFileOpt = None,
-    input_: Annotated[str | None, typer.Option(
-        "--input", "-i", metavar="FILE.wav|-",
-        help="Send this audio instead of the microphone: a WAV file (converted to 24 kHz "
-        "mono PCM16), or - for raw PCM16 24 kHz mono on stdin.")] = None,
-    output_wav: Annotated[Path | None, typer.Option(
-        "--output", metavar="FILE.wav", dir_okay=False,
-        help="Save the agent's audio as a WAV file.")] = None,
+    audio_in: Annotated[str | None, typer.Option(
+        "--audio-in", "-i", metavar="FILE.wav|-",
+        help="Send this audio instead of the microphone: a WAV file (converted to what the "
+        "agent takes: PCM 24 kHz, or μ-law/A-law 8 kHz), or - for raw PCM16 mono at that "
+        "rate on stdin.")] = None,
+    audio_out: Annotated[Path | None, typer.Option(
+        "--audio-out", metavar="FILE.wav", dir_okay=False,
+        help="Save the agent's audio as a WAV file (PCM16, at the agent's output rate).")]
+    = None,
     force: Annotated[bool, typer.Option(
-        "--force", help="Let --output replace an existing file.")] = False,
+        "--force", help="Let --audio-out replace an existing file.")] = False,
     until: Annotated[str | None, typer.Option(
         "--until", metavar="reply|greeting|N-replies|timeout",
-        help="End the session after this (default with --input: reply; otherwise Ctrl-C).",
+        help="End the session after this (default with --audio-in: reply; otherwise "
+        "Ctrl-C). Replies are the agent's answers; the greeting is not one of them.",
         show_default=False)] = None,
     timeout_session: Annotated[float | None, typer.Option(
         "--timeout-session", metavar="SECONDS", min=0.001,
         help="Give up (exit 7) if --until has not happened by then; with --until timeout, "
-        "the session's length. Default with --input FILE: its length + 60 s.",
+        "the session's length. Default with --audio-in FILE: its length + 60 s.",
         show_default=False)] = None,
     tool: Annotated[list[str] | None, typer.Option(
         "--tool", metavar="NAME=COMMAND|NAME=@FILE",
@@ -58,36 +56,55 @@ def connect(
     tool_timeout: Annotated[float, typer.Option(
         "--tool-timeout", metavar="SECONDS", min=0.001,
         help="How long a --tool command may run.")] = 10.0,
-    fmt: Annotated[SessionFormat, typer.Option(
-        "--format", "-o", case_sensitive=False,
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="text|jsonl",
         help="text: the transcript; jsonl: every event as one JSON line, then the report.")]
-    = SessionFormat.text,
+    = "text",
     speed: Annotated[float, typer.Option(
         "--speed", metavar="X", min=0.01, max=1000.0,
-        help="Stream --input X times faster than real time (for tests and CI).")] = 1.0,
+        help="Stream --audio-in X times faster than real time: only against an emulator on "
+        "loopback (the service's rate guard would end the session).")] = 1.0,
+    old_input: Annotated[str | None, typer.Option(
+        "--input", hidden=True, help="Old name of --audio-in.")] = None,
+    old_format: Annotated[str | None, typer.Option(
+        "--format", hidden=True, help="Old name of -o/--output.")] = None,
 ) -> None:
-    """Talk to an agent live: microphone and speaker, or --input/--output WAV files."""
+    """Talk to an agent live: microphone and speaker, or --audio-in/--audio-out WAV files."""
     from agentctl.errors import AuthError, UsageError
+    from agentctl.protocol import audio_format
     from agentctl.render.live import TranscriptView, show_report
     from agentctl.render.output import OutputMode
-    from agentctl.session.inline import audio_rate, trailing_silence_ms
+    from agentctl.session.inline import trailing_silence_ms
     from agentctl.session.runner import LiveSession, SessionPlan, Until
     from agentctl.session.tools import parse_tools
-    from agentctl.session.ws import ws_url
+    from agentctl.session.ws import is_loopback_url, ws_url
 
     state = get_state(ctx)
-    jsonl = fmt == SessionFormat.jsonl
+    warnings: list[str] = []
+    audio_in, audio_out, fmt = _old_spellings(audio_in, audio_out, output, old_input,
+                                              old_format, warnings)
+    jsonl = fmt == "jsonl"
     out = state.output(OutputMode.json if jsonl else OutputMode.table)
+    for warning in warnings:
+        out.warn(warning)
     if bool(agent) == bool(files):
         raise UsageError("give either AGENT (a stored agent) or -f PATH (an inline "
                          "configuration)", hint="see: agentctl connect --help")
-    stop = Until.parse(until if until is not None else ("reply" if input_ else None))
+    stop = Until.parse(until if until is not None else ("reply" if audio_in else None))
     if stop.kind == "timeout" and timeout_session is None:
         raise UsageError("--until timeout needs --timeout-session SECONDS")
-    if output_wav is not None and output_wav.exists() and not force:
-        raise UsageError(f"--output {output_wav}: the file exists",
+    if audio_out is not None and audio_out.exists() and not force:
+        raise UsageError(f"--audio-out {audio_out}: the file exists",
                          hint="pass --force to replace it, or choose another name")
     tools = parse_tools(list(tool or []))
+    if speed > 1:
+        if state.settings.local:  # the embedded emulator runs (and guards) at this pace
+            state.local_live = {"speed": speed}
+        elif not is_loopback_url(state.settings.base_url):
+            raise UsageError(f"--speed {speed:g}: faster than real time works only against "
+                             "an emulator on loopback (the service ends such a session "
+                             "with audio_rate_violation)",
+                             hint="drop --speed, or use --local / an emulator on 127.0.0.1")
 
     base_url = state.base_url()
     if files:
@@ -111,13 +128,15 @@ def connect(
     has_greeting = bool(str(config.get("greeting") or "").strip())
     if stop.kind == "greeting" and not has_greeting:
         raise UsageError("--until greeting: the agent has no greeting")
-    in_rate, out_rate = audio_rate(config, "input"), audio_rate(config, "output")
+    in_encoding, in_rate = audio_format(config.get("input"))
+    out_encoding, out_rate = audio_format(config.get("output"))
 
-    source, duration = _source(input_, in_rate)
+    source, duration = _source(audio_in, in_rate)
     sink: AudioSink | None = None
     result: SessionResult | None = None
+    verbose = state.settings.verbose or state.settings.debug
     try:
-        if input_ is None:
+        if audio_in is None:
             from agentctl.session.audio import Speaker
 
             sink = Speaker(out_rate)
@@ -128,14 +147,17 @@ def connect(
         plan = SessionPlan(
             url=ws_url(base_url), api_key=api_key, session=session,
             has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate,
+            input_encoding=in_encoding, output_encoding=out_encoding,
             source=source, sink=sink, until=stop, timeout=timeout, tools=tools,
             tool_timeout=tool_timeout, speed=speed, trailing_silence_ms=trailing_ms,
-            open_timeout=state.settings.timeout, keep_audio=output_wav is not None,
+            open_timeout=state.settings.timeout, keep_audio=audio_out is not None,
         )
-        if state.settings.verbose or state.settings.debug:
+        if verbose:
             what = f"agent {config.get('name')!r}" if agent else f"inline {files[0]}"
-            out.info(f"connecting to {plan.url} ({what})")
-        view = TranscriptView(out, jsonl=jsonl)
+            audio = "" if (in_encoding, out_encoding) == ("audio/pcm",) * 2 else (
+                f", audio {in_encoding} in, {out_encoding} out")
+            out.info(f"connecting to {plan.url} ({what}{audio})")
+        view = TranscriptView(out, jsonl=jsonl, verbose=verbose)
         try:
             result = LiveSession(plan, view).run()
         finally:
@@ -145,10 +167,47 @@ def connect(
         if sink is not None:  # let the last reply finish, unless it was Ctrl-C
             sink.close(drain=result is not None and result.outcome != "interrupted")
 
-    if output_wav is not None:
-        _save(out, output_wav, result, out_rate, force)
+    if audio_out is not None:
+        _save(out, audio_out, result, out_rate, force)
     show_report(out, result.report, jsonl=jsonl)
     _finish(result, stop, timeout)
+
+
+def _old_spellings(audio_in: str | None, audio_out: Path | None, output: str,
+                   old_input: str | None, old_format: str | None,
+                   warnings: list[str]) -> tuple[str | None, Path | None, str]:
+    """The options' old names (one release more): `--input FILE`, `--format FMT`, and
+    `--output FILE.wav` (now `-o/--output` is the output format, as in every command)."""
+    from agentctl.errors import UsageError
+
+    if old_input is not None:
+        if audio_in is not None:
+            raise UsageError("give --audio-in only (--input is its old name)")
+        warnings.append("--input is now --audio-in (-i); the old name goes in the next "
+                        "release")
+        audio_in = old_input
+    fmt = output.lower()
+    if fmt not in FORMATS:
+        if not fmt.endswith(".wav"):
+            raise UsageError(f"-o/--output {output!r}: expected text or jsonl",
+                             hint="the agent's audio goes to --audio-out FILE.wav")
+        if audio_out is not None:
+            raise UsageError("give --audio-out only (--output FILE.wav is its old spelling)")
+        warnings.append("--output FILE.wav is now --audio-out FILE.wav (-o/--output is the "
+                        "output format, text or jsonl); the old spelling goes in the next "
+                        "release")
+        audio_out, fmt = Path(output), "text"
+    if old_format is not None:
+        warnings.append("--format is now -o/--output; the old name goes in the next release")
+        fmt = old_format.lower()
+        if fmt not in FORMATS:
+            raise UsageError(f"--format {old_format!r}: expected text or jsonl")
+    return audio_in, audio_out, fmt
+
+
+def _seconds(value: float) -> str:
+    """A duration for a message: whole seconds from 10 s, one decimal below."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
 
 
 def _finish(result: SessionResult, stop: Until, timeout: float | None) -> None:
@@ -162,15 +221,30 @@ def _finish(result: SessionResult, stop: Until, timeout: float | None) -> None:
         raise UnavailableError("no speech detected in the input (the agent only answers "
                                "speech)", hint="check that the input has speech, loud enough "
                                "for the agent's input.turn_detection.vad_threshold")
+    came = _came(result, stop)
+    if result.outcome == "quiet":
+        raise UnavailableError(f"{stop.describe()} did not come: the input ended and the "
+                               f"agent went quiet{came}",
+                               hint="the agent answers each thing said once: ask as many "
+                               "questions as --until counts replies")
     if result.outcome == "timeout" and stop.kind != "timeout":
         raise UnavailableError(f"session timeout: {stop.describe()} did not come within "
-                          f"{timeout:g} s", hint="raise --timeout-session")
+                               f"{_seconds(timeout or 0)} s{came}", hint="raise --timeout-session")
     if result.outcome == "ended" and stop.kind not in ("none", "timeout"):
         raise UnavailableError(f"the service ended the session before {stop.describe()}")
 
 
+def _came(result: SessionResult, stop: Until) -> str:
+    """`(1 reply came)`: what did, counted as --until counts (the greeting aside)."""
+    if stop.kind != "replies":
+        return ""
+    replies = result.report["totals"]["replies"]
+    return f" ({replies} repl{'y' if replies == 1 else 'ies'} came)"
+
+
 def _source(input_: str | None, rate: int) -> tuple[AudioSource, float | None]:
-    """The audio to send and its length in seconds (None when unknown)."""
+    """The audio to send (PCM16 at `rate`; the runner encodes it for the session) and its
+    length in seconds (None when unknown)."""
     from agentctl.errors import UsageError
     from agentctl.session.audio import BufferSource, Microphone, StreamSource
 
@@ -179,19 +253,19 @@ def _source(input_: str | None, rate: int) -> tuple[AudioSource, float | None]:
     if input_ == "-":
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:
-            raise UsageError("--input -: stdin is not a byte stream")
+            raise UsageError("--audio-in -: stdin is not a byte stream")
         return StreamSource(stream, rate), None
     from agentctl.session.wav import WavError, read_wav
 
     try:
         pcm = read_wav(input_, rate)
     except FileNotFoundError:
-        raise UsageError(f"--input {input_}: no such file") from None
+        raise UsageError(f"--audio-in {input_}: no such file") from None
     except (OSError, WavError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"--input {input_}: {reason}",
-                         hint="a WAV file (PCM 8/16/24/32-bit or float), or - for raw PCM16 "
-                         "24 kHz mono on stdin") from None
+        raise UsageError(f"--audio-in {input_}: {reason}",
+                         hint="a WAV file (PCM 8/16/24/32-bit, float, μ-law or A-law), or - "
+                         f"for raw PCM16 mono at {rate} Hz on stdin") from None
     source = BufferSource(pcm, rate)
     return source, source.duration
 

@@ -34,6 +34,7 @@ class State:
     _api: AgentsAPI | None = None
     _apis: dict[str, AgentsAPI] = field(default_factory=dict)
     _local: RunningEmulator | None = None  # the --local emulator, once started
+    local_live: dict[str, Any] | None = None  # its live-session options (connect --speed)
     _closers: list[Any] = field(default_factory=list)
 
     # -- configuration ----------------------------------------------------------------
@@ -133,7 +134,7 @@ class State:
         _tighten(db)
         if not self.settings.debug:
             _quiet_embedded_emulator()
-        running = server.start(db_path=db)
+        running = server.start(db_path=db, live=self.local_live)
         self._local = running
         self._closers.append(running)
         return running.base_url

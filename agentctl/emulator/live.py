@@ -1,34 +1,51 @@
-"""The emulator's live session: the Voice Agent WebSocket at `/v1/ws`.
+"""The emulator's live session: the Voice Agent WebSocket at `/v1/ws` (reference §15).
 
-Follows the reference's WebSocket protocol (`voice-agent-api.md`):
+What the service does, as the reference's E: rules give it:
 
-- Auth on the upgrade: `Authorization: Bearer <key>` (the same check as REST) or
-  `?token=` from `GET /v1/token` (one use). A refused upgrade is a 401 with a JSON detail.
-- The first message binds the session: `session.update` with `agent_id` xor inline fields
-  (`system_prompt`, `greeting`, `input`, `output`, `tools`), answered by `session.ready`
-  with a `session_id`; or `session.resume` with the id of a session that lost its socket
-  less than 30 s ago. A bad binding message gets a `session.error` and the socket is
-  closed (1008). Audio (or anything else) before `session.ready` gets a `session.error`
-  and the socket stays open.
-- The session goes on while its socket is gone (the reply in progress, a tool's timeout),
-  and what it would have sent meanwhile is kept, in order (at most `resume_buffer`
-  events; past that the oldest go and the resume says so with a `session.error`
-  `events_lost`): a resume gets `session.ready`, then what was kept, then the rest, so
-  the client sees the whole conversation. An event whose send failed (the socket died
-  under it) counts as not sent and is kept too. `session.ready` itself is never kept:
-  each connection gets its own.
-- Speech detection on `input.audio` (`speech.SpeechDetector`), transcripts and replies from
-  the script (`script.Script`), reply audio paced in 100 ms chunks, greeting first,
-  client tools (`tool.call`, then waiting for `tool.result`), HTTP tools called for real,
-  barge-in, `reply.create`, a mid-session `session.update` (`session.updated`), and
-  `session.end` -> `session.ended` -> close.
+- Auth (§2, §15.8): the upgrade is always accepted; a missing or refused credential is
+  then a `session.error` `unauthorized` and close 1008 (never an HTTP 401). Credentials:
+  `Authorization: <key>` or `Bearer <key>`, `?token=` from `GET /v1/token` (single use),
+  or `Bearer <resume_token>` (single use, resumes its own session only).
+- Order (§15.1): `session.update` -> `session.updated{config}` -> `session.ready{session_id,
+  config, expires_at, resume_token}`; a greeting then starts with no user audio. Per user
+  turn: `input.speech.started`, `transcript.user.delta` (the whole utterance so far, same
+  `item_id`), `input.speech.stopped`, `transcript.user`, `reply.started{reply_id, item_id}`,
+  `reply.audio` with `transcript.agent.delta` word by word (`start_ms`/`end_ms` from the
+  reply's start), `transcript.agent`, `reply.done{reply_id, status}`. Every event carries
+  `timestamp` (float Unix seconds); ids are `sess_`/`resp_`/`msg_` + 32 hex.
+- Client tools: `reply.started`, `tool.call`, `reply.done`, then the client's `tool.result`
+  (string `result`, `is_error`) starts the next reply. HTTP tools are called by the
+  emulator; their `tool.call` is a notice only.
+- `session.update` takes `agent_id` alone or the inline fields (`protocol.INLINE_FIELDS`:
+  `llm`, `pre_connect_requests`, `webhook` included, nothing else). After ready, greeting
+  and output voice/format/type are `immutable_field`; volume, prompt, tools may change.
+- `session.error` codes come from the catalogue only (`protocol.ERROR_CODES`), with
+  `message`, `param` (null when no field is at fault) and `session_id` once there is one.
+  Terminal ones close the socket with 1008; `session.end` -> `session.ended
+  {session_duration_seconds, audio_duration_seconds: null}` -> close 1000.
+- Resume (§15.7): `session.resume{session_id}` as the first message of a new socket within
+  30 s, with the API key or the session's `resume_token`; a new token per `ready`.
+- Rate guard (§15.9): input audio more than 2 s ahead of real time ends the session with
+  `audio_rate_violation` (with a speed factor, 2 s of real time ahead of `speed` times
+  real time).
+- Audio (§7.9): `audio/pcm` 24 kHz, `audio/pcmu` / `audio/pcma` 8 kHz, input and output
+  independent; speech detection runs on the decoded samples.
 
-Test hooks (`LiveOptions`): `speed` runs replies and tool timeouts faster,
-`resume_window` shortens the 30 s, `resume_buffer` bounds what a detached session keeps,
-and `drop_after_events=N` closes the first bound socket
-(code 1011, no `session.ended`) once it has sent N events (0: before `session.ready`),
-once per emulator, so a client's resume can be tested deterministically.
-`LiveService.history` keeps the newest sessions (emulator/limits.py).
+The emulator's own choices (the reference does not settle them; docs/live-sessions.md
+lists them): the scripted agent (`script.py`) and its synthetic voice; what a detached
+session says is kept (at most `resume_buffer` events, the oldest dropped) and sent after
+the resume's `session.ready`; the speed factor runs the agent's speech and the rate guard
+faster; `reply.cancel` ends a reply with status `cancelled`; `invalid_value` answers
+messages the catalogue has no code for (not JSON, unknown type, audio before ready, an
+unknown `call_id`); a session that outlived its window answers a resume with
+`session_expired`, an unknown or ended one with `session_not_found`.
+
+Test hooks (`LiveOptions`): `speed`, `resume_window`, `resume_buffer`, `rate_guard`,
+`max_sessions`, and `drop_after_events=N`, which closes the first bound socket (code 1011,
+no `session.ended`) once it has sent N events (0: before `session.ready`), once.
+`LiveService.history` keeps the newest sessions (emulator/limits.py); `Session.log`
+(`SessionLog`) is what happened in one: turns, transcripts, tool calls, audio both ways,
+timings, the close reason. `Session.recorder` feeds the Sessions API (emulator/sessions.py).
 """
 
 from __future__ import annotations
@@ -40,7 +57,7 @@ import contextlib
 import copy
 import json
 import logging
-import math
+import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
@@ -48,33 +65,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from agentctl import g711
+from agentctl import protocol as P
 from agentctl.emulator.app import (
     DEFAULT_INPUT,
     DEFAULT_OUTPUT,
-    ApiError,
     EmulatorState,
-    authenticate,
     deep_merge,
+    key_from_authorization,
 )
 from agentctl.emulator.limits import MAX_SESSION_HISTORY, append_bounded
 from agentctl.emulator.script import Script, ToolCallStep, load_script, parse_script, render
-from agentctl.emulator.speech import CHUNK_MS, SpeechDetector, reply_ms, synthesize
+from agentctl.emulator.speech import (
+    CHUNK_MS,
+    SpeechDetector,
+    synthesize,
+    word_timings,
+)
+from agentctl.emulator.tokens import ResumeTokens
 from agentctl.spec.rules import check_agent, format_path
 
 log = logging.getLogger("agentctl.emulator.live")
 
-RESUME_WINDOW = 30.0
-# Events a detached session keeps for its resume: a 20 s reply is 200 audio chunks, so
-# this holds a few replies (~6 MB of base64 audio at 24 kHz) and bounds the memory.
-RESUME_BUFFER = 1000
-INLINE_FIELDS = ("system_prompt", "greeting", "input", "output", "tools")
-DEFAULT_TOOL_TIMEOUT = 15.0
+RESUME_BUFFER = 1000  # events a detached session keeps (a 20 s reply is 200 audio chunks)
+DEFAULT_TOOL_TIMEOUT = 120.0  # the reference's default timeout_seconds
 TOOL_RESPONSE_CAP = 8 * 1024
-CLOSE_POLICY = 1008
 CLOSE_DROPPED = 1011
+EXPIRES_AFTER = 3594  # session.ready.expires_at: connect + ~3594 s whatever the cap (probe)
+DEFAULT_VOICE = "alba"  # the probe's echo for an inline session without a voice (inferred)
+MAX_RECORDED_SECONDS = 600.0  # audio kept per direction in a SessionLog
+INPUT_ECHO_KEYS = ("type", "format", "keyterms", "transcription_prompt", "transcription_mode",
+                   "language_codes", "voice_focus", "voice_focus_threshold",
+                   "continuous_partials", "turn_detection")
+WEBHOOK_EVENTS = ("session.started", "session.completed", "call.connected", "call.ended",
+                  "call.failed")
+MESSAGE_REPLY = "You said: {user}"  # the unscripted answer to a conversation.message
 
 
 @dataclass
@@ -83,9 +110,11 @@ class LiveOptions:
 
     script: Script = field(default_factory=Script)
     speed: float | None = None  # None: the script's (1.0 by default)
-    resume_window: float = RESUME_WINDOW
+    resume_window: float = P.RESUME_WINDOW
     resume_buffer: int = RESUME_BUFFER
     drop_after_events: int | None = None
+    rate_guard: bool = True
+    max_sessions: int | None = None  # more at once: concurrency_exceeded
 
     @classmethod
     def coerce(cls, value: LiveOptions | Mapping[str, Any] | None) -> LiveOptions:
@@ -104,10 +133,25 @@ class LiveOptions:
 
 
 class SessionError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """A `session.error` to send: a catalogue code, a message, the field at fault."""
+
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        assert code in P.ERROR_CODES, code
         super().__init__(message)
         self.code = code
         self.message = message
+        self.param = param
+
+    def event(self, session_id: str | None = None) -> dict[str, Any]:
+        event: dict[str, Any] = {"type": P.SESSION_ERROR, "code": self.code,
+                                 "message": self.message, "param": self.param}
+        if session_id is not None:
+            event["session_id"] = session_id
+        return event
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex}"
 
 
 # -- the socket --------------------------------------------------------------------------
@@ -124,6 +168,7 @@ class Connection:
         self._lock = asyncio.Lock()
 
     async def send(self, event: dict[str, Any]) -> bool:
+        event.setdefault("timestamp", time.time())
         async with self._lock:
             if not self.open:
                 return False
@@ -141,7 +186,7 @@ class Connection:
                 await self.close(CLOSE_DROPPED, "connection dropped (test hook)")
         return True
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = P.CLOSE_NORMAL, reason: str = "") -> None:
         if not self.open:
             return
         self.open = False
@@ -152,52 +197,122 @@ class Connection:
 # -- session configuration ---------------------------------------------------------------
 
 
-def _problem_text(problems: list[Any]) -> str:
+def _problem_error(problems: list[Any]) -> SessionError:
     first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"session.{format_path(first.path)}: {first.message}{more}"
+    where = f"session.{format_path(first.path)}"
+    return SessionError(P.INVALID_CONFIG, f"{where}: {first.message}{more}", where)
 
 
-def session_config(
-    body: Any, state: EmulatorState, *, allow_loopback: bool
-) -> dict[str, Any]:
-    """A `session.update`'s `session` (the first one) -> the session's configuration."""
-    if not isinstance(body, dict):
-        raise SessionError("invalid_session", "session.update needs a `session` object")
-    unknown = [k for k in body if k not in (*INLINE_FIELDS, "agent_id")]
-    if unknown:
-        raise SessionError(
-            "invalid_session",
-            f"session.{unknown[0]}: unknown field (expected agent_id, or inline "
-            f"{', '.join(INLINE_FIELDS)})",
-        )
-    inline = [k for k in INLINE_FIELDS if k in body]
-    if "agent_id" in body:
+def check_session(body: Any, *, allow_loopback: bool) -> None:
+    """A `session.update`'s `session` (agent_id aside): SessionError if it is refused."""
+    if not isinstance(body, dict) or not body:
+        raise SessionError(P.INVALID_CONFIG, "session.update needs a non-empty `session` "
+                           "object", "session")
+    for key in body:
+        if key not in P.INLINE_FIELDS:
+            raise SessionError(P.INVALID_CONFIG, f"session.{key}: unknown field (expected "
+                               f"agent_id, or inline {', '.join(P.INLINE_FIELDS)})",
+                               f"session.{key}")
+    for section in ("input", "output"):
+        fmt = body.get(section, {}).get("format") if isinstance(body.get(section), dict) else None
+        if fmt is not None:
+            _check_format(fmt, f"session.{section}.format")
+    if "webhook" in body:
+        _check_webhook(body["webhook"], allow_loopback)
+    if "pre_connect_requests" in body:
+        _check_pre_connect(body["pre_connect_requests"])
+    # The agent rules know the rest; the format was checked above (invalid_format).
+    checked = {k: copy.deepcopy(v) for k, v in body.items()
+               if k in ("system_prompt", "greeting", "input", "output", "tools", "llm")}
+    for section in ("input", "output"):
+        if isinstance(checked.get(section), dict):
+            checked[section].pop("format", None)
+            if section == "output" and isinstance(checked[section].get("volume"), float):
+                checked[section]["volume"] = round(checked[section]["volume"])  # 0-100 number
+    problems = check_agent(checked, partial=True, allow_loopback_urls=allow_loopback)
+    if problems:
+        raise _problem_error(problems)
+
+
+def _check_format(fmt: Any, where: str) -> None:
+    if not isinstance(fmt, dict):
+        raise SessionError(P.INVALID_FORMAT, f"{where}: must be an object "
+                           "({encoding, sample_rate})", where)
+    encoding = fmt.get("encoding", P.DEFAULT_ENCODING)
+    if encoding not in P.ENCODING_RATES:
+        raise SessionError(P.INVALID_FORMAT, f"{where}.encoding: unsupported {encoding!r} "
+                           f"(expected one of {', '.join(P.ENCODING_RATES)})",
+                           f"{where}.encoding")
+    rate = fmt.get("sample_rate")
+    if rate is not None and rate != P.ENCODING_RATES[encoding]:
+        raise SessionError(P.INVALID_FORMAT, f"{where}.sample_rate: {encoding} takes "
+                           f"{P.ENCODING_RATES[encoding]} Hz only, not {rate!r}",
+                           f"{where}.sample_rate")
+
+
+def _check_webhook(hook: Any, allow_loopback: bool) -> None:
+    where = "session.webhook"
+    if not isinstance(hook, dict):
+        raise SessionError(P.INVALID_WEBHOOK, f"{where}: must be an object (url, events, "
+                           "secret)", where)
+    for key in hook:
+        if key not in P.WEBHOOK_FIELDS:
+            raise SessionError(P.INVALID_WEBHOOK, f"{where}.{key}: unknown field (expected "
+                               f"{', '.join(P.WEBHOOK_FIELDS)})", f"{where}.{key}")
+    problems = check_agent({"llm": [{"model": "m", "base_url": hook.get("url")}]},
+                           partial=True, allow_loopback_urls=allow_loopback)
+    if not isinstance(hook.get("url"), str) or problems:
+        reason = problems[0].message if problems else "field required"
+        raise SessionError(P.INVALID_WEBHOOK, f"{where}.url: {reason}", f"{where}.url")
+    events = hook.get("events")
+    if (not isinstance(events, list) or not events or len(set(map(str, events))) != len(events)
+            or any(e not in WEBHOOK_EVENTS for e in events)):
+        raise SessionError(P.INVALID_WEBHOOK, f"{where}.events: a non-empty list of distinct "
+                           f"events from {', '.join(WEBHOOK_EVENTS)}", f"{where}.events")
+    secret = hook.get("secret")
+    if secret is not None and (not isinstance(secret, str) or len(secret) < 32):
+        raise SessionError(P.INVALID_WEBHOOK, f"{where}.secret: at least 32 characters",
+                           f"{where}.secret")
+
+
+def _check_pre_connect(entries: Any) -> None:
+    where = "session.pre_connect_requests"
+    if not isinstance(entries, list) or len(entries) > 2:
+        raise SessionError(P.INVALID_CONFIG, f"{where}: a list of at most 2 requests", where)
+    for i, entry in enumerate(entries):
+        http = entry.get("http") if isinstance(entry, dict) else None
+        if not isinstance(http, dict) or not isinstance(http.get("url"), str):
+            raise SessionError(P.INVALID_CONFIG, f"{where}[{i}].http.url: field required",
+                               f"{where}[{i}].http.url")
+
+
+def session_config(body: Any, state: EmulatorState, *, allow_loopback: bool) -> dict[str, Any]:
+    """The first `session.update`'s `session` -> the session's configuration."""
+    if isinstance(body, dict) and "agent_id" in body:
+        inline = [k for k in body if k != "agent_id"]
         if inline:
-            raise SessionError(
-                "invalid_session",
-                "session.agent_id cannot be combined with inline fields "
-                f"({', '.join(inline)}): send one or the other",
-            )
+            raise SessionError(P.INVALID_CONFIG, "session.agent_id cannot be combined with "
+                               f"inline fields ({', '.join(inline)}): send one or the other",
+                               "session.agent_id")
         agent_id = body["agent_id"]
-        record = None
-        if isinstance(agent_id, str) and _is_uuid(agent_id):
-            record = state.store.get_agent(agent_id)
+        record = state.store.get_agent(agent_id) if isinstance(agent_id, str) else None
         if record is None:
-            raise SessionError("agent_not_found", f"no agent with id {agent_id!r}")
-        config = {k: copy.deepcopy(record[k]) for k in INLINE_FIELDS if k in record}
+            raise SessionError(P.AGENT_NOT_FOUND, f"no agent with id {agent_id!r}",
+                               "session.agent_id")
+        config = {k: copy.deepcopy(record[k]) for k in P.INLINE_FIELDS if k in record}
         config["agent_id"] = agent_id
         config["name"] = record.get("name")
+        voice = record.get("voice")
+        if isinstance(voice, dict) and isinstance(voice.get("voice_id"), str):
+            config.setdefault("output", {})
+            config["output"] = {**(config["output"] or {})}
+            config["output"].setdefault("voice", voice["voice_id"])
     else:
-        if not inline:
-            raise SessionError(
-                "invalid_session", "session.update needs agent_id or inline fields"
-            )
+        check_session(body, allow_loopback=allow_loopback)
         if "system_prompt" not in body:
-            raise SessionError("invalid_session", "session.system_prompt: field required")
-        problems = check_agent(body, partial=True, allow_loopback_urls=allow_loopback)
-        if problems:
-            raise SessionError("invalid_session", _problem_text(problems))
+            raise SessionError(P.INVALID_CONFIG, "session.system_prompt: field required",
+                               "session.system_prompt")
         config = copy.deepcopy(body)
     config["input"] = deep_merge(DEFAULT_INPUT, config.get("input") or {})
     config["output"] = deep_merge(DEFAULT_OUTPUT, config.get("output") or {})
@@ -205,18 +320,88 @@ def session_config(
     return config
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+_EMPTY_HEADERS = {"headers_ciphertext": "", "headers_encrypted_data_key": "",
+                  "headers_kms_key_id": ""}
 
 
-def _rate(section: Any) -> int:
-    fmt = section.get("format") if isinstance(section, dict) else None
-    rate = fmt.get("sample_rate") if isinstance(fmt, dict) else None
-    return rate if isinstance(rate, int) and rate > 0 else 24000
+def _wire_http(http: Any) -> dict[str, Any] | None:
+    if not isinstance(http, dict):
+        return None
+    return {"url": http.get("url"), "method": http.get("http_method", "POST"), **_EMPTY_HEADERS}
+
+
+def config_echo(session_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved configuration as `session.updated` / `session.ready` carry it (§15.4):
+    the wire shape, with internal keys as empty strings and never a secret."""
+    given_input = config.get("input") or {}
+    output = config.get("output") or {}
+    tools = []
+    for tool in config.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        timeout = tool.get("timeout_seconds", DEFAULT_TOOL_TIMEOUT)
+        tools.append({
+            "type": "function", "name": tool.get("name"),
+            "description": tool.get("description"), "parameters": tool.get("parameters"),
+            "timeout_seconds": float(timeout) if isinstance(timeout, int | float) else timeout,
+            "execution_mode": tool.get("execution_mode", "interactive"),
+            "http": _wire_http(tool.get("http")),
+        })
+    llm = [{"base_url": entry.get("base_url"), "model": entry.get("model"),
+            "api_key_ciphertext": "", "api_key_encrypted_data_key": "",
+            "api_key_kms_key_id": "", "reasoning_effort": entry.get("reasoning_effort")}
+           for entry in config.get("llm") or [] if isinstance(entry, dict)]
+    pre_connect = []
+    for entry in config.get("pre_connect_requests") or []:
+        if isinstance(entry, dict):
+            shown = {k: copy.deepcopy(v) for k, v in entry.items() if k != "http"}
+            shown["http"] = _wire_http(entry.get("http"))
+            shown.setdefault("on_failure", "continue")
+            pre_connect.append(shown)
+    return {
+        "id": session_id,
+        "system_prompt": config.get("system_prompt"),
+        "greeting": config.get("greeting"),
+        "input": {k: copy.deepcopy(given_input.get(k)) for k in INPUT_ECHO_KEYS},
+        "output": {"type": output.get("type", "audio"),
+                   "voice": output.get("voice") or DEFAULT_VOICE,
+                   "format": copy.deepcopy(output.get("format")),
+                   "volume": output.get("volume", 100)},
+        "tools": tools,
+        "llm": llm,
+        "pre_connect_requests": pre_connect,
+    }
+
+
+# -- what happened in a session (for session records) ----------------------------------
+
+
+@dataclass
+class SessionLog:
+    """One session as it ran, for records and tests. Times are seconds since it started
+    (`started_at`, Unix seconds). Audio is PCM16 mono at `audio_in_rate` /
+    `audio_out_rate` (telephony audio decoded), at most MAX_RECORDED_SECONDS each way."""
+
+    session_id: str
+    agent_id: str | None
+    started_at: float
+    audio_in_rate: int
+    audio_out_rate: int
+    ended_at: float | None = None
+    end_reason: str | None = None  # client, expired, audio_rate_violation, error
+    # One entry per reply: trigger (greeting, user, conversation_message, reply_create,
+    # tool_result, retry), user_item_id, user_text, reply_id, item_id, agent_text,
+    # status, started_s, done_s, and for user turns speech_started_s / speech_stopped_s.
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # conversation.message
+    config_changes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # session.error / reply.error
+    audio_in: bytearray = field(default_factory=bytearray)
+    audio_out: list[tuple[float, bytes]] = field(default_factory=list)  # (when sent, PCM16)
+    events: list[tuple[float, str]] = field(default_factory=list)  # what was sent, when
+    connections: int = 0
+    resumes: int = 0
 
 
 # -- the session -------------------------------------------------------------------------
@@ -225,43 +410,58 @@ def _rate(section: Any) -> int:
 class Session:
     """A live session: outlives its socket by the resume window."""
 
-    def __init__(self, service: LiveService, config: dict[str, Any]) -> None:
+    def __init__(self, service: LiveService, config: dict[str, Any],
+                 owner: str | None) -> None:
         self.service = service
-        self.id = f"sess_{uuid.uuid4().hex}"
+        self.id = new_id(P.SESSION_PREFIX)
         self.config = config
+        self.owner = owner  # the API key that opened it (None: a temporary token)
         # The Sessions API's record of this session (emulator/sessions.py): four hooks,
         # started/client_event/server_event/ended.
         self.recorder = service.state.platform.recorder
         self.pace = service.options.pace
-        self.script = service.options.script
+        # Each session its own turns (a test's agent and its simulated caller).
+        self.script = service.options.script.for_session(str(config.get("system_prompt") or ""))
+        self.loop = asyncio.get_running_loop()
+        self.started = self.loop.time()
+        self.in_encoding, self.in_rate = P.audio_format(config["input"])
+        self.out_encoding, self.out_rate = P.audio_format(config["output"])
         turn = self._turn_detection()
-        self.in_rate = _rate(config["input"])
-        self.out_rate = _rate(config["output"])
         self.detector = SpeechDetector(
             self.in_rate, turn.get("vad_threshold", 0.5), turn.get("min_silence", 1000)
         )
+        self.log = SessionLog(self.id, config.get("agent_id"), time.time(),
+                              self.in_rate, self.out_rate)
         self.conn: Connection | None = None
-        self.connections = 0
         # What could not be sent while no socket was attached, for the resume; one lock
         # keeps every send in order (the backlog before anything new).
         self.backlog: deque[dict[str, Any]] = deque()
         self.backlog_lost = 0
         self._out = asyncio.Lock()
         self.user_turns = 0
-        self._ids = 0
         self.jobs: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self.agent_task: asyncio.Task[None] | None = None
         self.expiry_task: asyncio.Task[None] | None = None
-        self.reply_active = False
-        self.barge_in = asyncio.Event()
-        self.pending: dict[str, asyncio.Future[str]] = {}
+        self.reply_id: str | None = None  # the reply being spoken
+        self.reply_trigger: str | None = None
+        self.replies: set[str] = set()
+        self.cut = asyncio.Event()  # barge-in or cancel: the reply stops
+        self.cut_status = P.REPLY_INTERRUPTED
+        self.pending: dict[str, asyncio.Future[tuple[str, bool]]] = {}
+        self.user_item: str | None = None
         self.partial_words = 0
+        self.speech_started_s: float | None = None
+        self.failed: tuple[Any, ...] | None = None  # a failed turn a reply.create retries
+        self.errored_turns: set[int] = set()
+        self.audio_in_s = 0.0
+        self.first_audio_at: float | None = None
         # For tests and diagnostics.
         self.received: list[str] = []
         self.sent: list[str] = []
-        self.tool_calls: list[dict[str, Any]] = []
+        self.tool_calls = self.log.tool_calls
         self.resumes = 0
         self.replayed = 0
+        self.connections = 0
         self.ended = False
         self.end_reason: str | None = None
 
@@ -269,19 +469,23 @@ class Session:
         td = self.config["input"].get("turn_detection")
         return td if isinstance(td, dict) else {}
 
-    def next_id(self, prefix: str) -> str:
-        self._ids += 1
-        return f"{prefix}_{self._ids}"
+    def now(self) -> float:
+        """Seconds since the session started (wall clock, not scaled)."""
+        return round(self.loop.time() - self.started, 3)
+
+    def echo(self) -> dict[str, Any]:
+        return config_echo(self.id, self.config)
 
     # -- the socket ---------------------------------------------------------------------
     async def attach(self, conn: Connection) -> None:
         old, self.conn = self.conn, conn
         self.connections += 1
+        self.log.connections = self.connections
         if self.expiry_task is not None:
             self.expiry_task.cancel()
             self.expiry_task = None
         if old is not None and old is not conn:
-            await old.close(1000, "session resumed on another connection")
+            await old.close(P.CLOSE_NORMAL, "session resumed on another connection")
 
     def detached(self, conn: Connection) -> None:
         if self.conn is not conn:
@@ -294,10 +498,18 @@ class Session:
         await asyncio.sleep(self.service.options.resume_window)
         if self.conn is None and not self.ended:
             self._finish("expired")
+            self.service.expired.add(self.id)
+
+    def ready_event(self) -> dict[str, Any]:
+        return {"type": P.SESSION_READY, "session_id": self.id, "config": self.echo(),
+                "expires_at": int(self.log.started_at) + EXPIRES_AFTER,
+                "resume_token": self.service.resume_tokens.issue(self.id)}
 
     async def emit(self, event: dict[str, Any]) -> None:
         """Send to the attached client; with none (or a socket that died under the send),
         keep the event for the resume, after whatever is kept already."""
+        event.setdefault("timestamp", time.time())
+        self.log.events.append((self.now(), event["type"]))
         self.recorder.server_event(self.id, event)
         async with self._out:
             if self.backlog or not await self._send_now(event):
@@ -311,11 +523,11 @@ class Session:
         return True
 
     def _keep(self, event: dict[str, Any]) -> None:
-        if self.ended or event.get("type") == "session.ready":
+        if self.ended or event.get("type") == P.SESSION_READY:
             return  # nobody will resume; each connection gets its own session.ready
         if len(self.backlog) >= max(self.service.options.resume_buffer, 1):
             self.backlog.popleft()
-            self.backlog_lost += 1
+            self.backlog_lost += 1  # the emulator's own bound; nothing is sent about it
         self.backlog.append(event)
 
     async def resumed_on(self, conn: Connection) -> None:
@@ -326,45 +538,54 @@ class Session:
         """
         async with self._out:
             await self.attach(conn)
-            if not await self._send_now({"type": "session.ready", "session_id": self.id}):
+            if not await self._send_now(self.ready_event()):
                 return
-            if self.backlog_lost:
-                lost, self.backlog_lost = self.backlog_lost, 0
-                notice = {"type": "session.error", "code": "events_lost",
-                          "message": f"{lost} event(s) sent while disconnected were dropped "
-                          f"(a detached session keeps the last "
-                          f"{self.service.options.resume_buffer})"}
-                if not await self._send_now(notice):
-                    self.backlog_lost = lost
-                    return
             while self.backlog:
                 if not await self._send_now(self.backlog[0]):
                     return
                 self.backlog.popleft()
                 self.replayed += 1
 
-    async def error(self, code: str, message: str) -> None:
-        await self.emit({"type": "session.error", "code": code, "message": message})
+    async def error(self, error: SessionError) -> None:
+        self.log.errors.append({"at": self.now(), "code": error.code, "message": error.message})
+        await self.emit(error.event(self.id))
+
+    async def refuse(self, error: SessionError, reason: str) -> None:
+        """A terminal error: say it, close 1008, and the session is over."""
+        conn = self.conn
+        await self.error(error)
+        self._finish(reason)
+        if conn is not None:
+            await conn.close(P.CLOSE_POLICY, error.code)
 
     def start(self) -> None:
         self.agent_task = asyncio.create_task(self._agent())
         greeting = self.config.get("greeting")
         if isinstance(greeting, str) and greeting.strip():
-            self.jobs.put_nowait(("say", greeting))
+            self.jobs.put_nowait(("say", greeting, "greeting"))
 
     async def end(self) -> None:
-        """`session.end`: `session.ended`, then close."""
+        """`session.end`: `session.ended`, then close 1000. The session is over (and its
+        end reason set) before the event leaves, so whoever reads it sees that."""
         if self.ended:
             return
         conn = self.conn
-        await self.emit({"type": "session.ended"})
+        duration = self.loop.time() - self.started
         self._finish("client")
+        event = {"type": P.SESSION_ENDED, "session_duration_seconds": round(duration, 3),
+                 "audio_duration_seconds": None, "timestamp": time.time()}
+        self.log.events.append((self.now(), P.SESSION_ENDED))
+        self.recorder.server_event(self.id, event)
+        async with self._out:
+            await self._send_now(event)
         if conn is not None:
-            await conn.close(1000, "session ended")
+            await conn.close(P.CLOSE_NORMAL, "session ended")
 
     def _finish(self, reason: str) -> None:
         self.ended = True
         self.end_reason = reason
+        self.log.end_reason = reason
+        self.log.ended_at = time.time()
         self.recorder.ended(self.id, reason, self.config)
         self.backlog.clear()
         if self.agent_task is not None:
@@ -373,52 +594,78 @@ class Session:
             if not future.done():
                 future.cancel()
         self.service.sessions.pop(self.id, None)
+        self.service.resume_tokens.forget(self.id)
 
     # -- client events ------------------------------------------------------------------
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         self.received.append(str(kind))
         self.recorder.client_event(self.id, event)
-        if kind == "input.audio":
-            await self._audio(event)
-        elif kind == "tool.result":
-            await self._tool_result(event)
-        elif kind == "reply.create":
-            instructions = event.get("instructions")
-            text = instructions if isinstance(instructions, str) and instructions.strip() else (
-                "How can I help?"
-            )
-            self.jobs.put_nowait(("say", text))
-        elif kind == "session.update":
-            await self._update(event.get("session"))
-        elif kind == "session.end":
-            await self.end()
-        elif kind == "session.resume":
-            await self.error("invalid_message", "session.resume must be a connection's first "
-                             "message")
-        else:
-            await self.error("invalid_message", f"unknown event type {kind!r}")
+        try:
+            if kind == P.INPUT_AUDIO:
+                await self._audio(event)
+            elif kind == P.TOOL_RESULT:
+                self._tool_result(event)
+            elif kind == P.REPLY_CREATE:
+                self._reply_create(event)
+            elif kind == P.REPLY_CANCEL:
+                self._reply_cancel(event)
+            elif kind == P.CONVERSATION_MESSAGE:
+                self._message(event)
+            elif kind == P.SESSION_UPDATE:
+                await self._update(event.get("session"))
+            elif kind == P.SESSION_END:
+                await self.end()
+            elif kind == P.SESSION_RESUME:
+                raise SessionError(P.INVALID_VALUE, "session.resume must be a connection's "
+                                   "first message", "type")
+            else:
+                raise SessionError(P.INVALID_VALUE, f"unknown event type {kind!r}", "type")
+        except SessionError as exc:
+            if exc.code in P.TERMINAL_CODES:
+                await self.refuse(exc, exc.code)
+            else:
+                await self.error(exc)
 
     async def _audio(self, event: dict[str, Any]) -> None:
         data = event.get("audio")
         try:
             if not isinstance(data, str):
                 raise ValueError
-            pcm = base64.b64decode(data, validate=True)
+            raw = base64.b64decode(data, validate=True)
         except (ValueError, binascii.Error):
-            await self.error("invalid_format", "input.audio: `audio` must be base64 PCM16")
-            return
-        if len(pcm) % 2:
-            await self.error("invalid_format", "input.audio: PCM16 needs an even number of bytes")
-            return
+            raise SessionError(P.INVALID_AUDIO, "input.audio: `audio` must be base64 "
+                               f"{self.in_encoding}", "audio") from None
+        if self.in_encoding == P.PCM and len(raw) % 2:
+            raise SessionError(P.INVALID_AUDIO, "input.audio: 16-bit PCM needs an even "
+                               "number of bytes", "audio")
+        pcm = g711.decode(raw, self.in_encoding)
+        now = self.loop.time()
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        self.audio_in_s += len(pcm) / 2 / self.in_rate
+        # Seconds ahead of the schedule, in real time: the speed factor lets a test
+        # stream `pace` times faster, and a stall of the emulator's own loop (a burst of
+        # queued audio) is not taken for a client running ahead.
+        ahead = self.audio_in_s / self.pace - (now - self.first_audio_at)
+        if self.service.options.rate_guard and ahead > P.RATE_GUARD_AHEAD:
+            raise SessionError(P.AUDIO_RATE_VIOLATION, f"audio is arriving "
+                               f"{ahead * self.pace:.1f} s ahead of real time: slow down "
+                               "(stream it at the pace of speech)", "audio")
+        if len(self.log.audio_in) < MAX_RECORDED_SECONDS * self.in_rate * 2:
+            self.log.audio_in.extend(pcm)
         for speech in self.detector.feed(pcm):
             if speech.kind == "started":
                 self.partial_words = 0
-                await self.emit({"type": "input.speech.started"})
-                if self.reply_active and self._turn_detection().get("interrupt_response", True):
-                    self.barge_in.set()
+                self.user_item = new_id(P.ITEM_PREFIX)
+                self.speech_started_s = self.now()
+                await self.emit({"type": P.SPEECH_STARTED})
+                if self.reply_id is not None and self._turn_detection().get(
+                        "interrupt_response", True):
+                    self.cut_status = P.REPLY_INTERRUPTED
+                    self.cut.set()
             elif speech.kind == "partial":
-                await self.emit({"type": "transcript.user.delta",
+                await self.emit({"type": P.USER_DELTA, "item_id": self.user_item,
                                  "text": self._partial(speech.speech)})
             else:
                 await self._turn_ended(speech.speech)
@@ -428,6 +675,7 @@ class Session:
         return render(turn.user, seconds=f"{seconds:.1f}", turn=self.user_turns + 1)
 
     def _partial(self, seconds: float) -> str:
+        """The whole utterance so far (a delta replaces the one before, §15.3)."""
         if "{seconds}" in self.script.turn(self.user_turns).user:
             return self._user_text(seconds)  # a description of the audio so far
         words = self._user_text(seconds).split()
@@ -438,50 +686,104 @@ class Session:
         text = self._user_text(seconds)
         index = self.user_turns
         self.user_turns += 1
-        await self.emit({"type": "input.speech.stopped"})
-        await self.emit({"type": "transcript.user", "text": text,
-                         "item_id": self.next_id("item")})
-        self.jobs.put_nowait(("turn", index, text, seconds))
+        item_id = self.user_item or new_id(P.ITEM_PREFIX)
+        self.user_item = None
+        await self.emit({"type": P.SPEECH_STOPPED})
+        await self.emit({"type": P.USER_FINAL, "item_id": item_id, "text": text})
+        user = {"user_item_id": item_id, "user_text": text,
+                "speech_started_s": self.speech_started_s, "speech_stopped_s": self.now()}
+        self.jobs.put_nowait(("turn", index, text, seconds, "user", user))
 
-    async def _tool_result(self, event: dict[str, Any]) -> None:
+    def _tool_result(self, event: dict[str, Any]) -> None:
         call_id, result = event.get("call_id"), event.get("result")
+        is_error = event.get("is_error", False)
         future = self.pending.get(call_id) if isinstance(call_id, str) else None
         if future is None or future.done():
-            await self.error("unknown_call_id", f"tool.result for unknown call_id {call_id!r}")
-            return
+            raise SessionError(P.INVALID_VALUE, f"tool.result for unknown call_id {call_id!r}",
+                               "call_id")
         if not isinstance(result, str):
-            result = json.dumps(result)
-        future.set_result(result)
+            raise SessionError(P.INVALID_VALUE, "tool.result: `result` must be a string "
+                               "(serialise JSON yourself)", "result")
+        if not isinstance(is_error, bool):
+            raise SessionError(P.INVALID_VALUE, "tool.result: `is_error` must be true or "
+                               "false", "is_error")
+        future.set_result((result, is_error))
+
+    def _reply_create(self, event: dict[str, Any]) -> None:
+        instructions = event.get("instructions")
+        if instructions is not None and not isinstance(instructions, str):
+            raise SessionError(P.INVALID_VALUE, "reply.create: `instructions` must be a "
+                               "string", "instructions")
+        if self.reply_trigger == "greeting":  # a reply.create replaces the greeting
+            self.cut_status = P.REPLY_CANCELLED
+            self.cut.set()
+        if instructions and instructions.strip():
+            self.jobs.put_nowait(("say", instructions, "reply_create"))
+        elif self.failed is not None:
+            job, self.failed = self.failed, None
+            self.jobs.put_nowait((*job[:4], "retry", job[5]))
+        else:
+            self.jobs.put_nowait(("say", "How can I help?", "reply_create"))
+
+    def _reply_cancel(self, event: dict[str, Any]) -> None:
+        reply_id = event.get("reply_id")
+        if reply_id is not None and reply_id == self.reply_id:
+            self.cut_status = P.REPLY_CANCELLED
+            self.cut.set()
+        elif reply_id not in self.replies:
+            raise SessionError(P.INVALID_VALUE, f"reply.cancel: no reply {reply_id!r}",
+                               "reply_id")
+        # A reply that is already over: nothing to cancel.
+
+    def _message(self, event: dict[str, Any]) -> None:
+        role, content = event.get("role"), event.get("content")
+        if role not in P.CONVERSATION_ROLES:
+            raise SessionError(P.INVALID_VALUE, f"conversation.message: `role` must be one "
+                               f"of {', '.join(P.CONVERSATION_ROLES)}", "role")
+        if not isinstance(content, str) or not content.strip():
+            raise SessionError(P.INVALID_VALUE, "conversation.message: `content` must be "
+                               "a non-empty string", "content")
+        self.log.messages.append({"at": self.now(), "role": role, "content": content})
+        if role == "user":  # the scripted agent answers it like a spoken turn
+            index = self.user_turns
+            self.user_turns += 1
+            user = {"user_item_id": None, "user_text": content}
+            self.jobs.put_nowait(("turn", index, content, 0.0, "conversation_message", user))
 
     async def _update(self, body: Any) -> None:
-        if not isinstance(body, dict) or not body:
-            await self.error("invalid_session", "session.update needs a `session` object")
-            return
-        if "agent_id" in body:
-            await self.error("invalid_session", "session.agent_id cannot change mid-session")
-            return
-        if "output" in body:
-            await self.error("invalid_session",
-                             "session.output cannot change after session.ready")
-            return
-        unknown = [k for k in body if k not in INLINE_FIELDS]
-        if unknown:
-            await self.error("invalid_session", f"session.{unknown[0]}: unknown field")
-            return
-        problems = check_agent(
-            body, partial=True, allow_loopback_urls=self.service.state.allow_loopback_tools
-        )
-        if problems:
-            await self.error("invalid_session", _problem_text(problems))
-            return
+        if isinstance(body, dict) and "agent_id" in body:
+            raise SessionError(P.AGENT_ID_NOT_FIRST, "session.agent_id: only the first "
+                               "session.update may name an agent", "session.agent_id")
+        if isinstance(body, dict):  # fixed whatever the new value (before other checks)
+            self._check_immutable(body)
+        check_session(body, allow_loopback=self.service.state.allow_loopback_tools)
+        assert isinstance(body, dict)
         for key, value in body.items():
-            if key == "input":
-                self.config["input"] = deep_merge(self.config["input"], value)
+            if key in ("input", "output"):
+                self.config[key] = deep_merge(self.config[key], value)
             else:
                 self.config[key] = copy.deepcopy(value)
         turn = self._turn_detection()
         self.detector.configure(turn.get("vad_threshold", 0.5), turn.get("min_silence", 1000))
-        await self.emit({"type": "session.updated"})
+        encoding, rate = P.audio_format(self.config["input"])
+        if (encoding, rate) != (self.in_encoding, self.in_rate):
+            self.in_encoding, self.in_rate = encoding, rate
+            self.detector = SpeechDetector(rate, turn.get("vad_threshold", 0.5),
+                                           turn.get("min_silence", 1000))
+        self.log.config_changes.append({"at": self.now(), "fields": sorted(body)})
+        await self.emit({"type": P.SESSION_UPDATED, "config": self.echo()})
+
+    def _check_immutable(self, body: dict[str, Any]) -> None:
+        """§15.6: greeting and output voice/format/type are fixed; volume may change."""
+        if "greeting" in body and body["greeting"] != self.config.get("greeting"):
+            raise SessionError(P.IMMUTABLE_FIELD, "session.greeting cannot change after "
+                               "session.ready", "session.greeting")
+        output = body.get("output")
+        if isinstance(output, dict):
+            for key in ("voice", "format", "type"):
+                if key in output and output[key] != self.config["output"].get(key):
+                    raise SessionError(P.IMMUTABLE_FIELD, f"session.output.{key} cannot "
+                                       "change after session.ready", f"session.output.{key}")
 
     # -- the agent ----------------------------------------------------------------------
     async def _agent(self) -> None:
@@ -489,7 +791,7 @@ class Session:
             job = await self.jobs.get()
             try:
                 if job[0] == "say":
-                    await self.speak(job[1])
+                    await self.speak(job[1], {"trigger": job[2]})
                 else:
                     await self._answer(*job[1:])
             except asyncio.CancelledError:
@@ -497,72 +799,131 @@ class Session:
             except Exception as exc:  # a bug: keep it visible to tests, keep serving
                 self.service.state.errors.append(exc)
                 log.exception("emulator: live session %s failed a turn", self.id)
+                await self.error(SessionError(P.INTERNAL_ERROR, "the agent failed this turn"))
 
-    async def _answer(self, index: int, user_text: str, seconds: float) -> None:
+    async def _answer(self, index: int, user_text: str, seconds: float, trigger: str,
+                      user: dict[str, Any]) -> None:
         turn = self.script.turn(index)
+        if turn.reply_error is not None and index not in self.errored_turns:
+            self.errored_turns.add(index)
+            await self._fail(turn.reply_error, ("turn", index, user_text, seconds, trigger,
+                                                user), {"trigger": trigger, **user})
+            return
         result = ""
         for step in turn.tool_calls:
-            result = await self._call_tool(step)
-        text = render(turn.reply, seconds=f"{seconds:.1f}", turn=index + 1, user=user_text,
+            result = await self._call_tool(step, {"trigger": trigger, **user})
+            trigger, user = "tool_result", {}
+        template = turn.reply
+        if trigger == "conversation_message" and index >= len(self.script.turns) and (
+                template == self.script.default_reply):
+            template = MESSAGE_REPLY
+        text = render(template, seconds=f"{seconds:.1f}", turn=index + 1, user=user_text,
                       result=result)
-        await self.speak(text)
+        await self.speak(text, {"trigger": trigger, **user})
 
-    async def speak(self, text: str) -> None:
-        """reply.started, reply.audio chunks at the pace of playback, transcript.agent,
-        reply.done; speech from the user meanwhile interrupts it (barge-in)."""
-        loop = asyncio.get_running_loop()
-        reply_id = self.next_id("reply")
+    def _open_reply(self, entry: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        reply_id, item_id = new_id(P.REPLY_PREFIX), new_id(P.ITEM_PREFIX)
+        self.replies.add(reply_id)
+        turn = {**entry, "reply_id": reply_id, "item_id": item_id, "agent_text": None,
+                "status": None, "started_s": self.now(), "done_s": None}
+        self.log.turns.append(turn)
+        return reply_id, item_id, turn
+
+    async def _fail(self, error: dict[str, Any], job: tuple[Any, ...],
+                    entry: dict[str, Any]) -> None:
+        """A reply that fails (`reply.error`, then `reply.done` `failed`)."""
+        reply_id, item_id, turn = self._open_reply(entry)
+        await self.emit({"type": P.REPLY_STARTED, "reply_id": reply_id, "item_id": item_id})
+        self.log.errors.append({"at": self.now(), "reply_id": reply_id, **error})
+        await self.emit({"type": P.REPLY_ERROR, "reply_id": reply_id, **error})
+        turn.update(status=P.REPLY_FAILED, done_s=self.now())
+        await self.emit({"type": P.REPLY_DONE, "reply_id": reply_id, "status": P.REPLY_FAILED})
+        if error.get("retryable"):
+            self.failed = job
+
+    async def speak(self, text: str, entry: dict[str, Any]) -> None:
+        """reply.started, reply.audio chunks at the pace of playback with the words as they
+        are spoken, transcript.agent, reply.done; speech from the user meanwhile
+        interrupts it (barge-in), and reply.cancel cancels it."""
+        reply_id, item_id, turn = self._open_reply(entry)
         output = self.config["output"]
-        volume = output.get("volume", 100) if isinstance(output.get("volume"), int) else 100
+        volume = output.get("volume", 100)
+        volume = volume if isinstance(volume, int | float) else 100
         chunk_s = CHUNK_MS / 1000
-        total = max(1, math.ceil(reply_ms(text) / CHUNK_MS))
-        self.barge_in.clear()
-        self.reply_active = True
-        interrupted = False
+        words = word_timings(text)
+        said = 0
+        self.cut.clear()
+        self.reply_id, self.reply_trigger = reply_id, entry.get("trigger")
         played = 0
         try:
-            await self.emit({"type": "reply.started", "reply_id": reply_id})
-            start = loop.time()
+            await self.emit({"type": P.REPLY_STARTED, "reply_id": reply_id,
+                             "item_id": item_id})
+            start = self.loop.time()
             for i, chunk in enumerate(synthesize(text, self.out_rate, volume)):
-                if self.barge_in.is_set():
-                    interrupted = True
+                if self.cut.is_set():
                     break
-                await self.emit({"type": "reply.audio",
-                                 "data": base64.b64encode(chunk).decode("ascii")})
+                if len(self.log.audio_out) * chunk_s < MAX_RECORDED_SECONDS:
+                    self.log.audio_out.append((self.now(), chunk))
+                data = g711.encode(chunk, self.out_encoding)
+                await self.emit({"type": P.REPLY_AUDIO, "reply_id": reply_id,
+                                 "data": base64.b64encode(data).decode("ascii")})
                 played = i + 1
-                delay = start + (i + 1) * chunk_s / self.pace - loop.time()
+                while said < len(words) and words[said][1] < played * CHUNK_MS:
+                    word, start_ms, end_ms = words[said]
+                    await self.emit({"type": P.AGENT_DELTA, "reply_id": reply_id,
+                                     "item_id": item_id, "delta": word,
+                                     "start_ms": start_ms, "end_ms": end_ms})
+                    said += 1
+                delay = start + (i + 1) * chunk_s / self.pace - self.loop.time()
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.barge_in.wait(), delay)
-            interrupted = interrupted or self.barge_in.is_set()
+                        await asyncio.wait_for(self.cut.wait(), delay)
+            cut = self.cut.is_set()
         finally:
-            self.reply_active = False
-        spoken = text if not interrupted else text[: len(text) * max(played - 1, 0) // total]
-        await self.emit({"type": "transcript.agent", "text": spoken, "reply_id": reply_id,
-                         "item_id": self.next_id("item"), "interrupted": interrupted})
-        await self.emit({"type": "reply.done",
-                         "status": "interrupted" if interrupted else "completed"})
+            self.reply_id = self.reply_trigger = None
+        status = self.cut_status if cut else P.REPLY_COMPLETED
+        if cut:  # what was heard: the words whose audio had all gone out
+            heard_ms = max(played - 1, 0) * CHUNK_MS
+            text = "".join(w for w, _, end in words if end <= heard_ms).strip()
+        turn.update(agent_text=text, status=status, done_s=self.now())
+        await self.emit({"type": P.AGENT_FINAL, "reply_id": reply_id, "item_id": item_id,
+                         "text": text, "interrupted": cut})
+        await self.emit({"type": P.REPLY_DONE, "reply_id": reply_id, "status": status})
 
-    async def _call_tool(self, step: ToolCallStep) -> str:
+    async def _call_tool(self, step: ToolCallStep, entry: dict[str, Any]) -> str:
+        """A reply that calls a tool: reply.started, tool.call, reply.done; then the
+        result (the client's tool.result, or the HTTP tool's answer)."""
         tools = self.config.get("tools") or []
         tool = next((t for t in tools if isinstance(t, dict) and t.get("name") == step.name),
                     None)
         timeout = DEFAULT_TOOL_TIMEOUT
         if tool is not None and isinstance(tool.get("timeout_seconds"), int | float):
             timeout = float(tool["timeout_seconds"])
-        if tool is not None and isinstance(tool.get("http"), dict):
-            result = await self._http_tool(tool, step.arguments, timeout)
-            return result
-        call_id = self.next_id("call")
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.pending[call_id] = future
-        record: dict[str, Any] = {"kind": "client", "name": step.name, "call_id": call_id}
+        http = tool is not None and isinstance(tool.get("http"), dict)
+        call_id = new_id("call_")
+        record: dict[str, Any] = {"kind": "http" if http else "client", "name": step.name,
+                                  "call_id": call_id, "arguments": step.arguments,
+                                  "at": self.now()}
         self.tool_calls.append(record)
-        await self.emit({"type": "tool.call", "call_id": call_id, "name": step.name,
+        future: asyncio.Future[tuple[str, bool]] = self.loop.create_future()
+        if not http:
+            self.pending[call_id] = future
+        reply_id, item_id, turn = self._open_reply(entry)
+        await self.emit({"type": P.REPLY_STARTED, "reply_id": reply_id, "item_id": item_id})
+        # For an HTTP tool the service calls it itself; the event is a notice (§15.1).
+        await self.emit({"type": P.TOOL_CALL, "call_id": call_id, "name": step.name,
                          "arguments": step.arguments})
+        turn.update(status=P.REPLY_COMPLETED, done_s=self.now(), tool_call=call_id)
+        await self.emit({"type": P.REPLY_DONE, "reply_id": reply_id,
+                         "status": P.REPLY_COMPLETED})
+        if http:
+            assert tool is not None
+            return await self._http_tool(tool, step.arguments, timeout, record)
         try:
-            result = await asyncio.wait_for(future, timeout / self.pace)
-            record["result"] = result
+            # Real time: waiting for the client is not the agent's speech, so the speed
+            # factor does not shorten it (a slow --tool command must still make it).
+            result, is_error = await asyncio.wait_for(future, timeout)
+            record.update(result=result, is_error=is_error)
         except TimeoutError:
             result = f"error: no result from {step.name} within {timeout:g} s"
             record["timed_out"] = True
@@ -571,14 +932,12 @@ class Session:
         return result
 
     async def _http_tool(self, tool: dict[str, Any], arguments: dict[str, Any],
-                         timeout: float) -> str:
+                         timeout: float, record: dict[str, Any]) -> str:
         import httpx
 
         http = tool["http"]
         url, method = str(http.get("url", "")), str(http.get("http_method", "GET")).upper()
-        record: dict[str, Any] = {"kind": "http", "name": tool.get("name"), "method": method,
-                                  "url": url}
-        self.tool_calls.append(record)
+        record.update(method=method, url=url)
         allowed = self.service.state.allow_loopback_tools
         problems = check_agent({"tools": [tool]}, partial=True, allow_loopback_urls=allowed)
         if problems:
@@ -595,7 +954,7 @@ class Session:
             ) as client:
                 if method in ("GET", "DELETE"):
                     params = {k: v if isinstance(v, str) else json.dumps(v)
-                              for k, v in arguments.items()}
+                              for k, v in arguments.items() if v is not None}
                     target = httpx.URL(url).copy_merge_params(params)
                     response = await client.request(method, target, headers=headers)
                 else:
@@ -617,6 +976,16 @@ class Session:
 # -- the endpoint ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Credential:
+    """Who opened a socket: an API key, a temporary token, or a session's resume token."""
+
+    kind: str  # key, token, resume, refused
+    key: str | None = None
+    session_id: str | None = None  # kind == resume
+    problem: str = ""
+
+
 class LiveService:
     """The `/v1/ws` endpoint and the sessions it keeps (for resume)."""
 
@@ -626,26 +995,29 @@ class LiveService:
         self.options = LiveOptions.coerce(options)
         self.sessions: dict[str, Session] = {}
         self.history: list[Session] = []
+        self.expired: set[str] = set()
+        self.resume_tokens = ResumeTokens()
         self._drop_pending = self.options.drop_after_events is not None
 
     async def endpoint(self, ws: WebSocket) -> None:
-        denied = self._deny_reason(ws)
-        if denied is not None:
-            await ws.send_denial_response(JSONResponse({"detail": denied}, status_code=401))
-            return
+        # Always upgrade: a refused credential is answered in-band (§15.8).
         await ws.accept()
         conn = Connection(ws)
+        credential = self._credential(ws)
+        if credential.kind == "refused":
+            await self._refuse(conn, SessionError(P.UNAUTHORIZED, credential.problem))
+            return
         session: Session | None = None
         try:
             while conn.open:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
-                event = await self._parse(conn, message)
+                event = await self._parse(conn, message, session)
                 if event is None:
                     continue
                 if session is None:
-                    session = await self._bind(conn, event)
+                    session = await self._bind(conn, event, credential)
                 elif session.conn is conn:
                     await session.handle(event)
                 else:
@@ -655,26 +1027,40 @@ class LiveService:
         except Exception as exc:  # a bug: record it (tests assert none) and hang up
             self.state.errors.append(exc)
             log.exception("emulator: live session failed")
+            await conn.send(SessionError(P.INTERNAL_ERROR, "internal error").event(
+                session.id if session is not None else None))
             await conn.close(CLOSE_DROPPED, "internal error")
         finally:
             conn.open = False
             if session is not None:
                 session.detached(conn)
 
-    def _deny_reason(self, ws: WebSocket) -> str | None:
+    def _credential(self, ws: WebSocket) -> Credential:
         header = ws.headers.get("authorization")
         token = ws.query_params.get("token")
         if header is None and token is not None:
-            return None if self.state.tokens.redeem(token) else "Unauthorized"
-        try:
-            authenticate(self.state, header)
-        except ApiError as exc:
-            return str(exc.detail)
-        return None
+            if self.state.tokens.redeem(token):
+                return Credential("token")
+            return Credential("refused", problem="Authentication failed: the token is "
+                              "unknown, expired or already used")
+        key, problem = key_from_authorization(header)
+        if key is None:
+            return Credential("refused", problem=f"Authentication failed: {problem}")
+        if self.resume_tokens.is_resume_token(key):
+            session_id = self.resume_tokens.redeem(key)
+            if session_id is None:
+                return Credential("refused", problem="Authentication failed: the resume "
+                                  "token was already used or replaced by a newer one")
+            return Credential("resume", session_id=session_id)
+        if self.state.api_keys is not None and key not in self.state.api_keys:
+            return Credential("refused", problem="Authentication failed")
+        return Credential("key", key=key)
 
-    async def _parse(self, conn: Connection, message: dict[str, Any]) -> dict[str, Any] | None:
+    async def _parse(self, conn: Connection, message: dict[str, Any],
+                     session: Session | None) -> dict[str, Any] | None:
         async def bad(text: str) -> None:
-            await conn.send({"type": "session.error", "code": "invalid_message", "message": text})
+            await conn.send(SessionError(P.INVALID_VALUE, text).event(
+                session.id if session is not None else None))
 
         text = message.get("text")
         if text is None:
@@ -693,33 +1079,33 @@ class LiveService:
             return None
         return event
 
-    async def _bind(self, conn: Connection, event: dict[str, Any]) -> Session | None:
+    async def _bind(self, conn: Connection, event: dict[str, Any],
+                    credential: Credential) -> Session | None:
         """The connection's first meaningful message: session.update or session.resume."""
         kind = event["type"]
-        if kind == "session.resume":
-            session_id = event.get("session_id")
-            session = self.sessions.get(session_id) if isinstance(session_id, str) else None
-            if session is None or session.ended:
-                await self._refuse(conn, "session_not_found",
-                                   f"no session {session_id!r} to resume (they last 30 s "
-                                   "after a disconnect)")
-                return None
-            session.received.append(kind)
-            session.resumes += 1
-            await session.resumed_on(conn)
-            return session
-        if kind != "session.update":
-            await conn.send({"type": "session.error", "code": "session_not_ready",
-                             "message": f"{kind} before session.ready: send session.update "
-                             "first"})
+        if kind == P.SESSION_RESUME:
+            return await self._resume(conn, event, credential)
+        if kind != P.SESSION_UPDATE:
+            await conn.send(SessionError(P.INVALID_VALUE, f"{kind} before session.ready: "
+                                         "send session.update first", "type").event())
+            return None
+        if credential.kind == "resume":
+            await self._refuse(conn, SessionError(
+                P.SESSION_FORBIDDEN, "a resume token only resumes its own session: send "
+                "session.resume", "type"))
+            return None
+        limit = self.options.max_sessions
+        if limit is not None and len(self.sessions) >= limit:
+            await self._refuse(conn, SessionError(
+                P.CONCURRENCY_EXCEEDED, f"at most {limit} live session(s) at once"))
             return None
         try:
             config = session_config(event.get("session"), self.state,
                                     allow_loopback=self.state.allow_loopback_tools)
         except SessionError as exc:
-            await self._refuse(conn, exc.code, exc.message)
+            await self._refuse(conn, exc)
             return None
-        session = Session(self, config)
+        session = Session(self, config, credential.key)
         session.received.append(kind)
         self.sessions[session.id] = session
         append_bounded(self.history, session, MAX_SESSION_HISTORY)
@@ -728,13 +1114,44 @@ class LiveService:
             self._drop_pending = False
             conn.drop_after = self.options.drop_after_events
         await session.attach(conn)
-        await session.emit({"type": "session.ready", "session_id": session.id})
+        echo = session.echo()
+        await session.emit({"type": P.SESSION_UPDATED, "config": echo})
+        await session.emit(session.ready_event())
         session.start()
         return session
 
-    async def _refuse(self, conn: Connection, code: str, message: str) -> None:
-        await conn.send({"type": "session.error", "code": code, "message": message})
-        await conn.close(CLOSE_POLICY, code)
+    async def _resume(self, conn: Connection, event: dict[str, Any],
+                      credential: Credential) -> Session | None:
+        session_id = event.get("session_id")
+        session = self.sessions.get(session_id) if isinstance(session_id, str) else None
+        error: SessionError | None = None
+        if session is None or session.ended:
+            if session_id in self.expired:
+                error = SessionError(P.SESSION_EXPIRED, f"session {session_id!r} was kept "
+                                     f"{self.options.resume_window:g} s after its connection "
+                                     "closed and is gone", "session_id")
+            else:
+                error = SessionError(P.SESSION_NOT_FOUND, f"no session {session_id!r} to "
+                                     "resume", "session_id")
+        elif credential.kind == "resume" and credential.session_id != session.id:
+            error = SessionError(P.SESSION_FORBIDDEN, "this resume token belongs to another "
+                                 "session", "session_id")
+        elif credential.kind == "key" and session.owner not in (None, credential.key):
+            error = SessionError(P.SESSION_FORBIDDEN, "the session belongs to another key",
+                                 "session_id")
+        if error is not None:
+            await self._refuse(conn, error)
+            return None
+        assert session is not None
+        session.received.append(P.SESSION_RESUME)
+        session.resumes += 1
+        session.log.resumes = session.resumes
+        await session.resumed_on(conn)
+        return session
+
+    async def _refuse(self, conn: Connection, error: SessionError) -> None:
+        await conn.send(error.event())
+        await conn.close(P.CLOSE_POLICY, error.code)
 
 
 def live_routes(state: EmulatorState, options: Any = None) -> tuple[list[Any], LiveService]:

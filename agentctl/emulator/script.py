@@ -15,16 +15,34 @@ defaults:
         reply: "It is {result} in Paris."              # sent to the client (tool.call)
       - user: Thanks
         reply: You're welcome.
+        reply_error:                                   # optional: the first try of this
+          code: llm_provider_error                     # reply fails with `reply.error`
+          message: The model provider timed out.       # (status_code, provider_code and
+          retryable: true                              # provider_param may be given too);
+                                                       # a reply.create retries it
 
 In `user` and `reply`, `{seconds}` is the length of the user's speech, `{turn}` the turn
 number (from 1), `{user}` the user transcript and `{result}` the last tool result.
+
+One emulator may serve several agents, or an agent and a simulated caller (`agentctl
+test`): `sessions` gives a session its own turns, by a pattern searched (ignoring case)
+in its system prompt; the first entry that matches wins, and a session no entry matches
+follows the top-level turns. (Inferred: the service has no scripts; this is the
+emulator's own way to make each side of a test conversation deterministic.)
+
+    sessions:
+      - match: "you are a customer"        # the simulated caller's persona
+        turns: [{reply: "My order number is 123456."}, {reply: "Thanks, goodbye."}]
+      - match: "front desk"
+        default_reply: "Could you repeat that?"
+        turns: [...]
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +50,9 @@ DEFAULT_USER = "[{seconds} seconds of speech]"
 DEFAULT_REPLY = "I heard {seconds} seconds of speech."
 _PLACEHOLDER = re.compile(r"\{(seconds|turn|user|result)\}")
 _TOP_KEYS = ("speed", "default_reply", "default_user", "turns")
-_TURN_KEYS = ("user", "reply", "tool_calls")
+_TURN_KEYS = ("user", "reply", "tool_calls", "reply_error")
+_ERROR_KEYS = ("code", "message", "retryable", "status_code", "provider_code",
+               "provider_param")
 _CALL_KEYS = ("name", "arguments")
 
 
@@ -51,6 +71,7 @@ class Turn:
     user: str = DEFAULT_USER
     reply: str = DEFAULT_REPLY
     tool_calls: tuple[ToolCallStep, ...] = ()
+    reply_error: dict[str, Any] | None = None  # a `reply.error`'s fields, first try only
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,14 @@ class Script:
     default_user: str = DEFAULT_USER
     default_reply: str = DEFAULT_REPLY
     speed: float = 1.0
+    sessions: tuple[tuple[str, Script], ...] = ()  # (pattern, script) by system prompt
+
+    def for_session(self, system_prompt: str) -> Script:
+        """The script of a session with this system prompt (see `sessions`)."""
+        for pattern, script in self.sessions:
+            if re.search(pattern, system_prompt, re.IGNORECASE):
+                return replace(script, speed=self.speed)
+        return self
 
     def turn(self, index: int) -> Turn:
         """The turn at `index` (from 0); past the script's end, the defaults."""
@@ -96,6 +125,8 @@ def parse_script(data: Any, source: str = "script") -> Script:
         return Script()
     if isinstance(data, Script):
         return data
+    if isinstance(data, dict) and "sessions" in data:
+        return _with_sessions(data, source)
 
     def bad(where: str, message: str) -> ScriptError:
         return ScriptError(f"{source}: {where}: {message}" if where else f"{source}: {message}")
@@ -152,10 +183,55 @@ def parse_script(data: Any, source: str = "script") -> Script:
             except (TypeError, ValueError):
                 raise bad(f"{cwhere}.arguments", "must be JSON data") from None
             steps.append(ToolCallStep(name, arguments))
-        turns.append(Turn(user=user, reply=reply, tool_calls=tuple(steps)))
+        turns.append(Turn(user=user, reply=reply, tool_calls=tuple(steps),
+                          reply_error=_reply_error(raw.get("reply_error"), f"{where}.reply_error",
+                                                   bad)))
     return Script(
         turns=tuple(turns),
         default_user=texts["default_user"],
         default_reply=texts["default_reply"],
         speed=float(speed),
     )
+
+
+def _reply_error(raw: Any, where: str, bad: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise bad(where, "must be a mapping (code, message, retryable)")
+    for key in raw:
+        if key not in _ERROR_KEYS:
+            raise bad(f"{where}.{key}", f"unknown field (expected {', '.join(_ERROR_KEYS)})")
+    code, message = raw.get("code", "llm_provider_error"), raw.get("message", "")
+    if not isinstance(code, str) or not code or not isinstance(message, str):
+        raise bad(where, "code and message must be strings")
+    retryable = raw.get("retryable", False)
+    if not isinstance(retryable, bool):
+        raise bad(f"{where}.retryable", "must be true or false")
+    return {"code": code, "message": message or "The reply failed.", "retryable": retryable,
+            **{k: raw[k] for k in ("status_code", "provider_code", "provider_param")
+               if k in raw}}
+
+
+def _with_sessions(data: dict[str, Any], source: str) -> Script:
+    """A script with `sessions`: the top level as usual, then each entry's own script."""
+    top = parse_script({k: v for k, v in data.items() if k != "sessions"}, source)
+    raw = data["sessions"]
+    if not isinstance(raw, list):
+        raise ScriptError(f"{source}: sessions: must be a list of {{match, turns}}")
+    found = []
+    for i, entry in enumerate(raw):
+        where = f"{source}: sessions[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("match"), str) or (
+                not entry["match"]):
+            raise ScriptError(f"{where}: needs match (a pattern for the system prompt)")
+        try:
+            re.compile(entry["match"])
+        except re.error as exc:
+            raise ScriptError(f"{where}.match: not a valid regular expression: {exc}"
+                              ) from None
+        if "speed" in entry or "sessions" in entry:
+            raise ScriptError(f"{where}: speed and sessions belong at the top level")
+        script = parse_script({k: v for k, v in entry.items() if k != "match"}, where)
+        found.append((entry["match"], script))
+    return replace(top, sessions=tuple(found))

@@ -151,7 +151,24 @@ def reply_ms(text: str) -> int:
     return min(max(len(text) * MS_PER_CHARACTER, MIN_REPLY_MS), MAX_REPLY_MS)
 
 
-def synthesize(text: str, rate: int, volume: int = 100) -> Iterator[bytes]:
+def word_timings(text: str) -> list[tuple[str, int, int]]:
+    """The words of `text` as the voice speaks them: (word, start_ms, end_ms) from the
+    reply's start. Every word after the first keeps its leading space (the service's
+    deltas vary on that); a reply cut at MAX_REPLY_MS squeezes the timings to fit."""
+    import re
+
+    scale = reply_ms(text) / max(len(text) * MS_PER_CHARACTER, 1)
+    scale = min(scale, 1.0)
+    words = []
+    for match in re.finditer(r"\s*\S+", text):
+        start = match.start() + (len(match.group()) - len(match.group().lstrip()))
+        words.append((match.group() if words else match.group().lstrip(),
+                      round(start * MS_PER_CHARACTER * scale),
+                      round(match.end() * MS_PER_CHARACTER * scale)))
+    return words
+
+
+def synthesize(text: str, rate: int, volume: float = 100) -> Iterator[bytes]:
     """The agent saying `text`: 100 ms chunks of PCM16 mono at `rate`.
 
     A 200 Hz tone with a second harmonic; each character is a 60 ms "syllable" with a

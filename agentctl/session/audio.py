@@ -23,7 +23,7 @@ from agentctl.errors import UsageError
 from agentctl.session.wav import pcm16_samples, resample, samples_pcm16
 
 AUDIO_HINT = ("install the audio extra (sounddevice): pip install -e '.[audio]' in agentctl's "
-              "checkout; or use --input FILE.wav")
+              "checkout; or use --audio-in FILE.wav")
 
 
 class AudioSource(Protocol):
@@ -132,7 +132,7 @@ class Microphone:
                 self._stream = self._open(sd, self._device_rate)
             except Exception as exc:
                 raise UsageError(f"cannot open the microphone: {exc}",
-                                 hint="check the input device, or use --input FILE.wav"
+                                 hint="check the input device, or use --audio-in FILE.wav"
                                  ) from None
         self._stream.start()
 
@@ -172,7 +172,7 @@ class Speaker:
             self._stream.start()
         except Exception as exc:
             raise UsageError(f"cannot open the speaker: {exc}",
-                             hint="check the output device, or use --output FILE.wav"
+                             hint="check the output device, or use --audio-out FILE.wav"
                              ) from None
         self.rate = rate
         self._queue: queue.Queue[bytes | None] = queue.Queue()

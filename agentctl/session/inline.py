@@ -6,10 +6,14 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from agentctl import protocol as P
+
 if TYPE_CHECKING:
     from agentctl.spec.load import SpecDocument
 
-INLINE_FIELDS = ("system_prompt", "greeting", "input", "output", "tools")
+# What a spec may hold that an inline session.update takes (the protocol's inline fields;
+# `webhook` has no place in an agent spec).
+INLINE_FIELDS = tuple(k for k in P.INLINE_FIELDS if k != "webhook")
 IGNORED_QUIETLY = ("name", "voice", "id", "created_at", "updated_at")
 
 
@@ -34,11 +38,14 @@ def inline_session(doc: SpecDocument) -> tuple[dict[str, Any], list[str]]:
 
 
 def audio_rate(config: dict[str, Any], section: str) -> int:
-    """The sample rate of `input` or `output` (24000 unless the format says otherwise)."""
-    part = config.get(section)
-    fmt = part.get("format") if isinstance(part, dict) else None
-    rate = fmt.get("sample_rate") if isinstance(fmt, dict) else None
-    return rate if isinstance(rate, int) and rate > 0 else 24000
+    """The sample rate of `input` or `output`: 24000 for PCM, 8000 for μ-law/A-law."""
+    return P.audio_format(config.get(section))[1]
+
+
+def audio_encoding(config: dict[str, Any], section: str) -> str:
+    """The encoding of `input` or `output` (`audio/pcm` unless the format says otherwise);
+    the session runner converts to and from it (`SessionPlan.input_encoding`)."""
+    return P.audio_format(config.get(section))[0]
 
 
 def trailing_silence_ms(config: dict[str, Any]) -> int:

@@ -15,6 +15,15 @@ Losing the connection, counted two ways (the report has both):
   marker in the transcript) however many attempts it took. The service counts every
   `session.resume` it received, so its count is the attempts, not the resumes.
 
+A `session.error` after which the service closes (`protocol.TERMINAL_CODES`, or a close
+with 1008) ends the session with that error, mapped to an exit code
+(`error_for_session_error`); nothing is resumed. A retryable `reply.error` is retried once
+with `reply.create` (sent when that reply is done). Telephony sessions (`audio/pcmu`,
+`audio/pcma`) are encoded and decoded here: the source and sink speak PCM16.
+
+The runner prints nothing: everything goes to the `Listener` (events, warnings), so it
+can be driven as a library (`agentctl test` does).
+
 On a resume the service sends what it produced meanwhile (the rest of a reply, a tool
 call), so the reply state is kept across the drop. Audio is never sent twice: a chunk
 goes again on the new socket only if its send failed; a chunk the old socket accepted in
@@ -32,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agentctl import g711
+from agentctl import protocol as P
 from agentctl.errors import (
     AgentctlError,
     AuthError,
@@ -46,7 +57,7 @@ from agentctl.session.report import build_report
 from agentctl.session.tools import ToolAnswer
 from agentctl.session.ws import Closed, Socket
 
-RESUME_WINDOW = 30.0
+RESUME_WINDOW = P.RESUME_WINDOW
 RESUME_MARGIN = 1.0  # give up this long before the window closes
 END_WAIT = 3.0  # how long to wait for session.ended after session.end
 GREETING_WAIT = 30.0  # a file's audio starts after the greeting, or after this long
@@ -55,6 +66,11 @@ RESUME_QUIET = 2.0  # after a resume, a greeting that sends nothing this long is
 # trailing silence) went out without any speech heard: divided by --speed, at least 1 s.
 NO_SPEECH_GRACE = 2.0
 NO_SPEECH_GRACE_MIN = 1.0
+# The same, once speech was heard: the input is over and nothing is pending (no reply in
+# progress, no turn waiting for its reply, no tool call in its timeout), and the service
+# has said nothing for this long: what --until waits for will not come.
+QUIET_GRACE = 2.0
+DEFAULT_TOOL_TIMEOUT = 120.0  # the service's default timeout_seconds
 POLL = 0.5
 
 
@@ -95,6 +111,8 @@ class SessionPlan:
     has_greeting: bool = False
     input_rate: int = 24000
     output_rate: int = 24000
+    input_encoding: str = P.PCM  # audio/pcmu and audio/pcma are converted here
+    output_encoding: str = P.PCM
     source: AudioSource | None = None
     sink: AudioSink | None = None
     until: Until = field(default_factory=Until)
@@ -121,22 +139,47 @@ class Listener(Protocol):
 @dataclass
 class SessionResult:
     session_id: str | None
-    outcome: str  # done, timeout, interrupted, ended, no_speech
+    outcome: str  # done, timeout, interrupted, ended, no_speech, quiet
     reply_audio: bytes
     report: dict[str, Any]
 
 
+# session.error codes -> the contract's exit codes (docs/live-sessions.md lists them);
+# a code not named here (the catalogue may grow) is a refusal, exit 6.
+SESSION_ERROR_CLASSES: dict[str, type[AgentctlError]] = {
+    P.UNAUTHORIZED: AuthError,  # 4
+    P.SESSION_FORBIDDEN: AuthError,
+    P.AGENT_NOT_FOUND: NotFoundError,  # 5
+    P.SESSION_NOT_FOUND: UnavailableError,  # 7: the session is gone, start a new one
+    P.SESSION_EXPIRED: UnavailableError,
+    P.AT_CAPACITY: UnavailableError,
+    P.CONCURRENCY_EXCEEDED: UnavailableError,
+    P.INTERNAL_ERROR: UnavailableError,
+}
+SESSION_ERROR_HINTS = {
+    P.UNAUTHORIZED: "check the key: --api-key, $ASSEMBLYAI_API_KEY or the profile's key",
+    P.AGENT_NOT_FOUND: "see: agentctl list",
+    P.AUDIO_RATE_VIOLATION: "stream at the pace of speech (--speed 1)",
+    P.CONCURRENCY_EXCEEDED: "end another session, or retry later",
+    P.AT_CAPACITY: "retry later",
+}
+
+
 def error_for_session_error(event: dict[str, Any], what: str) -> AgentctlError:
+    """A `session.error` -> the agentctl error (exit code) with the service's message."""
     code = str(event.get("code") or "error")
     message = str(event.get("message") or code)
-    text = f"{what}: {message} ({code})"
-    if code in ("agent_not_found", "not_found"):
-        return NotFoundError(text, hint="see: agentctl list")
-    if code in ("unauthorized", "forbidden"):
-        return AuthError(text)
-    if code == "session_not_found":
-        return UnavailableError(text)
-    return RejectedError(text)
+    param = event.get("param")
+    where = f" [{param}]" if isinstance(param, str) and param and param not in message else ""
+    cls = SESSION_ERROR_CLASSES.get(code, RejectedError)
+    return cls(f"{what}: {message}{where} ({code})", hint=SESSION_ERROR_HINTS.get(code))
+
+
+def _refused(event: dict[str, Any]) -> AgentctlError:
+    """A `session.error` before `session.ready`."""
+    what = ("connect: refused by the service" if event.get("code") == P.UNAUTHORIZED
+            else "connect: session.update rejected")
+    return error_for_session_error(event, what)
 
 
 class LiveSession:
@@ -162,6 +205,8 @@ class LiveSession:
         self._held_results: list[dict[str, Any]] = []
         self._emit = threading.Lock()  # one writer to the listener at a time
         self.session_id: str | None = None
+        self.config: dict[str, Any] | None = None  # the service's echo (session.ready)
+        self._fatal: dict[str, Any] | None = None  # a terminal session.error
         self.records: list[tuple[float, dict[str, Any]]] = []
         self.audio = bytearray()
         self.audio_sent = 0
@@ -180,7 +225,15 @@ class LiveSession:
         self._greeting_replies: set[str] = set()
         self._greeting_done = False
         self._current_reply: str | None = None
-        self._replies_done = 0
+        self._current_spoken = False  # the reply in progress said something
+        self._current_aside = False  # ... or it only called a tool, or it failed
+        self._replies_done = 0  # spoken replies, the greeting aside
+        self._turns_waiting = 0  # user turns heard whose reply has not started
+        self._retry_after: str | None = None  # a failed reply to retry once it is done
+        self._retry_reply = False  # the next reply.started is that retry
+        self._retried: set[str] = set()
+        self._tools_running = 0
+        self._unanswered_until: list[float] = []  # when each unanswered call's wait ends
         self.tool_results: list[dict[str, Any]] = []
         self.unanswered: list[dict[str, Any]] = []
         self._threads: list[threading.Thread] = []
@@ -219,6 +272,7 @@ class LiveSession:
             session_id=self.session_id,
             duration=self._clock() - self._t0,
             greeting_replies=self._greeting_replies,
+            replies=self._replies_done,
             resumes=self.resumes,
             resume_attempts=self.resume_attempts,
             connections_lost=self.connections_lost,
@@ -266,10 +320,11 @@ class LiveSession:
         delay = 0.05
         while True:
             try:
-                self._send({"type": "session.update", "session": self.plan.session})
+                self._send({"type": ev.SESSION_UPDATE, "session": self.plan.session})
                 self._await_ready()
                 return
             except Closed as exc:
+                self._raise_refusal(exc)
                 now = self._clock()
                 lost_at = now if lost_at is None else lost_at
                 if now - lost_at > self.plan.resume_window - RESUME_MARGIN:
@@ -296,6 +351,22 @@ class LiveSession:
                 self._install(sock)
                 break
 
+    def _raise_refusal(self, exc: Closed) -> None:
+        """A socket closed before session.ready because the service refused it (in-band:
+        a `session.error` then close 1008): raise that refusal instead of reconnecting."""
+        refusal = None
+        with contextlib.suppress(Closed):  # what arrived before the close, then Closed
+            while (event := self._recv(POLL)) is not None:
+                self._handle(event)
+                if event.get("type") == ev.SESSION_ERROR:
+                    refusal = event
+                    break
+        if refusal is not None:
+            raise _refused(refusal)
+        if exc.code == P.CLOSE_POLICY:
+            raise RejectedError(f"connect: the service closed the connection ({exc.code}"
+                                f"{': ' + exc.reason if exc.reason else ''})")
+
     def _await_ready(self) -> None:
         deadline = self._clock() + max(self.plan.open_timeout, 1.0)
         while self.session_id is None:
@@ -308,7 +379,7 @@ class LiveSession:
                 continue
             self._handle(event)
             if event.get("type") == ev.SESSION_ERROR:
-                raise error_for_session_error(event, "session.update rejected")
+                raise _refused(event)
 
     def _loop(self) -> str:
         deadline = None if self.plan.timeout is None else self._t0 + self.plan.timeout
@@ -319,15 +390,24 @@ class LiveSession:
                 return "ended"
             if self._no_speech_heard():
                 return "no_speech"
+            if self._gone_quiet():
+                return "quiet"
             now = self._clock()
             if deadline is not None and now >= deadline:
                 return "timeout"
             wait = POLL if deadline is None else max(0.0, min(POLL, deadline - now))
             try:
                 event = self._recv(wait)
-            except Closed:
+            except Closed as exc:
                 if self.ended:  # the service ended the session and closed: no loss
                     return "ended"
+                if self._fatal is not None:
+                    raise error_for_session_error(self._fatal, "connect: the service ended "
+                                                  "the session") from None
+                if exc.code == P.CLOSE_POLICY:
+                    raise RejectedError("connect: the service closed the session "
+                                        f"({exc.code}{': ' + exc.reason if exc.reason else ''})"
+                                        ) from None
                 self.connections_lost += 1
                 self._resume()
                 continue
@@ -344,6 +424,26 @@ class LiveSession:
         grace = max(NO_SPEECH_GRACE_MIN, NO_SPEECH_GRACE / self.plan.speed)
         since = max(self._input_sent_at, self._resumed_at or 0.0)  # a resume restarts it
         return self._clock() - since >= grace
+
+    def _gone_quiet(self) -> bool:
+        """Speech was heard, the input is all sent, nothing is pending and the service has
+        been silent for QUIET_GRACE (divided by --speed, at least 1 s): --until cannot
+        happen any more (issue: waiting out the whole timeout for a reply that will not
+        come)."""
+        if self.plan.until.kind != "replies" or not self._speech_seen:
+            return False
+        if self._input_sent_at is None:
+            return False
+        now = self._clock()
+        with self._state:
+            busy = self._reply_active or bool(self._held_results)
+        if busy or self._turns_waiting or self._tools_running or self._retry_after:
+            return False
+        if any(now < end for end in self._unanswered_until):
+            return False
+        grace = max(NO_SPEECH_GRACE_MIN, QUIET_GRACE / self.plan.speed)
+        since = max(self._input_sent_at, self._last_event_at, self._resumed_at or 0.0)
+        return now - since >= grace
 
     def _satisfied(self) -> bool:
         if self.plan.stop is not None and self.plan.stop.is_set():
@@ -366,7 +466,7 @@ class LiveSession:
         if self.session_id is None or self.ended:
             return
         try:
-            self._send({"type": "session.end"})
+            self._send({"type": ev.SESSION_END})
         except Closed:
             return
         deadline = self._clock() + END_WAIT
@@ -447,7 +547,7 @@ class LiveSession:
     def _resume_on(self, sock: Socket, deadline: float) -> dict[str, Any] | None:
         """session.resume on a fresh socket -> session.ready / session.error, None if gone."""
         try:
-            sock.send({"type": "session.resume", "session_id": self.session_id})
+            sock.send({"type": ev.SESSION_RESUME, "session_id": self.session_id})
             while self._clock() < deadline:
                 event = sock.recv(min(POLL, max(deadline - self._clock(), 0.01)))
                 if event is None:
@@ -484,7 +584,8 @@ class LiveSession:
         self._record(event)
         self._dispatch(event)
         if kind == ev.REPLY_AUDIO:
-            pcm = ev.decode_audio(event)
+            pcm = g711.decode(ev.decode_audio(event), self.plan.output_encoding)
+            self._current_spoken = True
             self.audio_received += len(pcm)
             if self.plan.keep_audio:
                 self.audio.extend(pcm)
@@ -493,53 +594,119 @@ class LiveSession:
         elif kind == ev.SESSION_READY:
             if self.session_id is None:
                 self.session_id = str(event.get("session_id") or "")
+            if isinstance(event.get("config"), dict):
+                self.config = event["config"]
         elif kind == ev.SPEECH_STARTED:
             self._speech_seen = True
             self._greeting_over.set()
             if self.plan.sink is not None:
                 self.plan.sink.clear()  # the user barged in: stop talking over them
-        elif kind in (ev.SPEECH_STOPPED, ev.USER_DELTA, ev.USER_FINAL):
+        elif kind == ev.SPEECH_STOPPED:
             self._speech_seen = True  # a service that skips speech.started heard it too
+            self._turns_waiting += 1
+        elif kind in (ev.USER_DELTA, ev.USER_FINAL):
+            self._speech_seen = True
         elif kind == ev.REPLY_STARTED:
-            reply_id = str(event.get("reply_id"))
-            self._current_reply = reply_id
-            if self.plan.has_greeting and not self._speech_seen and not self._greeting_replies:
-                self._greeting_replies.add(reply_id)
-            with self._state:
-                self._reply_active = True
+            self._reply_started(str(event.get("reply_id")))
+        elif kind == ev.AGENT_FINAL:
+            if event.get("text"):
+                self._current_spoken = True
+        elif kind == ev.REPLY_ERROR:
+            self._reply_error(event)
         elif kind == ev.REPLY_DONE:
-            if self._current_reply in self._greeting_replies:
-                self._greeting_done = True
-                self._greeting_over.set()
-            elif self._current_reply is not None:  # not the tail of a reply cut by a drop
-                self._replies_done += 1
-            self._current_reply = None
-            with self._state:
-                self._reply_active = False
-                held, self._held_results = self._held_results, []
-            for result in held:
-                self._submit_result(result)
+            if event.get("status") == P.REPLY_FAILED:
+                self._current_aside = True
+            self._reply_done()
         elif kind == ev.TOOL_CALL:
             self._tool_call(event)
         elif kind == ev.SESSION_ERROR and self.session_id is not None:
-            self._warn(f"the service reported an error: {event.get('message')} "
-                       f"({event.get('code')})")
+            if event.get("code") in P.TERMINAL_CODES:
+                self._fatal = event  # the service closes next: nothing to resume
+            else:
+                self._warn(f"the service reported an error: {event.get('message')} "
+                           f"({event.get('code')})")
         elif kind == ev.SESSION_ENDED:
             self.ended = True
+
+    def _reply_started(self, reply_id: str) -> None:
+        self._current_reply = reply_id
+        self._current_spoken = False
+        self._current_aside = False
+        if self.plan.has_greeting and not self._speech_seen and not self._greeting_replies:
+            self._greeting_replies.add(reply_id)
+        elif self._turns_waiting:
+            self._turns_waiting -= 1
+        if self._retry_reply:  # this is the retry: it is not retried again
+            self._retry_reply = False
+            self._retried.add(reply_id)
+        with self._state:
+            self._reply_active = True
+
+    def _reply_error(self, event: dict[str, Any]) -> None:
+        reply_id = str(event.get("reply_id"))
+        self._current_aside = True
+        retry = bool(event.get("retryable")) and reply_id not in self._retried
+        self._warn(f"the agent's reply failed: {event.get('message')} ({event.get('code')})"
+                   + ("; retrying once" if retry else ""))
+        if retry:
+            self._retried.add(reply_id)
+            self._retry_after = reply_id  # reply.create once this reply is done
+
+    def _reply_done(self) -> None:
+        """A reply is over. It counts for --until unless it only called a tool or failed
+        (it said nothing then); the greeting never does."""
+        reply = self._current_reply
+        if reply in self._greeting_replies:
+            self._greeting_done = True
+            self._greeting_over.set()
+        elif reply is not None and (self._current_spoken or not self._current_aside):
+            self._replies_done += 1  # (None: the tail of a reply cut by a drop)
+        self._current_reply = None
+        with self._state:
+            self._reply_active = False
+            held, self._held_results = self._held_results, []
+        for result in held:
+            self._submit_result(result)
+        if self._retry_after is not None and self._retry_after == reply:
+            self._retry_after = None
+            self._retry_reply = True
+            with contextlib.suppress(Closed):  # lost with the socket: not retried
+                self._send({"type": ev.REPLY_CREATE})
+
+    def _server_tool(self, name: str) -> bool:
+        """An HTTP tool: the service calls it itself; its tool.call is a notice."""
+        tools = (self.config or {}).get("tools")
+        return isinstance(tools, list) and any(
+            isinstance(t, dict) and t.get("name") == name and t.get("http") for t in tools)
+
+    def _tool_timeout(self, name: str) -> float:
+        for tool in (self.config or {}).get("tools") or []:
+            if isinstance(tool, dict) and tool.get("name") == name and isinstance(
+                    tool.get("timeout_seconds"), int | float):
+                return float(tool["timeout_seconds"])
+        return DEFAULT_TOOL_TIMEOUT
 
     # -- tools ------------------------------------------------------------------------
     def _tool_call(self, event: dict[str, Any]) -> None:
         name = str(event.get("name"))
         call_id = str(event.get("call_id"))
+        if self._current_reply is not None and not self._current_spoken:
+            self._current_aside = True  # a reply that calls a tool is not an answer
+        if self._server_tool(name):
+            return
         answer = self.plan.tools.get(name)
         if answer is None:
+            self._unanswered_until.append(self._clock() + self._tool_timeout(name))
             self.unanswered.append({"call_id": call_id, "name": name,
                                     "arguments": event.get("arguments")})
             self._warn(f"tool.call {name} ({call_id}) not answered: no --tool {name}=COMMAND "
                        f"or --tool {name}=@FILE")
             return
+        arguments = event.get("arguments", event.get("args", {}))  # one docs example: args
+        with self._state:
+            self._tools_running += 1
         thread = threading.Thread(
-            target=self._run_tool, args=(answer, call_id, event.get("arguments", {})),
+            target=self._run_tool, args=(answer, call_id, arguments),
             name=f"agentctl-tool-{call_id}", daemon=True,
         )
         self._threads.append(thread)
@@ -547,14 +714,19 @@ class LiveSession:
 
     def _run_tool(self, answer: ToolAnswer, call_id: str, arguments: Any) -> None:
         started = self._clock()
-        result, problem = answer.run(arguments, self.plan.tool_timeout)
-        self.tool_results.append({
-            "call_id": call_id, "name": answer.name, "error": problem,
-            "ms": round((self._clock() - started) * 1000),
-        })
-        if problem:
-            self._warn(problem)
-        self._submit_result({"type": "tool.result", "call_id": call_id, "result": result})
+        try:
+            result, problem = answer.run(arguments, self.plan.tool_timeout)
+            self.tool_results.append({
+                "call_id": call_id, "name": answer.name, "error": problem,
+                "ms": round((self._clock() - started) * 1000),
+            })
+            if problem:
+                self._warn(problem)
+            self._submit_result({"type": ev.TOOL_RESULT, "call_id": call_id, "result": result,
+                                 "is_error": problem is not None})
+        finally:
+            with self._state:
+                self._tools_running -= 1
 
     def _submit_result(self, event: dict[str, Any]) -> None:
         """Send now, or once the reply in progress is done (as the service expects)."""
@@ -649,7 +821,8 @@ class LiveSession:
 
     def _send_audio(self, pcm: bytes) -> bool | None:
         """True if it went out after a resume, False if at once, None if stopping."""
-        event = {"type": "input.audio", "audio": base64.b64encode(pcm).decode("ascii")}
+        data = g711.encode(pcm, self.plan.input_encoding)
+        event = {"type": P.INPUT_AUDIO, "audio": base64.b64encode(data).decode("ascii")}
         resumed = False
         while not self._stop.is_set():
             with self._cond:

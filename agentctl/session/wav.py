@@ -1,8 +1,9 @@
 """WAV files and PCM conversion with the stdlib only (no numpy, no audioop).
 
-`read_wav` accepts RIFF/WAVE with integer PCM of 8, 16, 24 or 32 bits, 32-bit float, any
-channel count and any rate, plain or WAVE_FORMAT_EXTENSIBLE, and returns PCM16 mono at
-the rate asked for (the service takes 24 kHz): channels are averaged, the rate changed by
+`read_wav` accepts RIFF/WAVE with integer PCM of 8, 16, 24 or 32 bits, 32-bit float,
+G.711 μ-law or A-law, any channel count and any rate, plain or WAVE_FORMAT_EXTENSIBLE, and
+returns PCM16 mono at the rate asked for (24 kHz, or 8 kHz for a telephony agent, whose
+encoding the session runner applies): channels are averaged, the rate changed by
 linear interpolation (after a moving-average low-pass when going down).
 `write_wav` writes PCM16 mono atomically, never over an existing file without `force`
 (`agentctl.fileio.write_atomic`).
@@ -20,6 +21,8 @@ from agentctl.fileio import write_atomic
 
 PCM = 1
 IEEE_FLOAT = 3
+ALAW = 6
+MULAW = 7
 EXTENSIBLE = 0xFFFE
 PCM_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 
@@ -86,7 +89,9 @@ def parse_header(data: bytes) -> tuple[int, int, int, int, bytes]:
         raise WavError(f"{bits}-bit PCM is not supported (8, 16, 24 or 32)")
     if tag == IEEE_FLOAT and bits != 32:
         raise WavError(f"{bits}-bit float is not supported (32)")
-    if tag not in (PCM, IEEE_FLOAT):
+    if tag in (ALAW, MULAW) and bits != 8:
+        raise WavError(f"{bits}-bit G.711 is not valid (8)")
+    if tag not in (PCM, IEEE_FLOAT, ALAW, MULAW):
         raise WavError(f"compressed WAV (format {tag:#06x}) is not supported: use PCM")
     return tag, channels, rate, bits, samples
 
@@ -95,6 +100,10 @@ def decode_samples(tag: int, bits: int, raw: bytes) -> array:
     """Interleaved samples of any supported encoding -> array('h') PCM16 values."""
     width = bits // 8
     raw = raw[: len(raw) - len(raw) % width]
+    if tag in (ALAW, MULAW):  # telephony recordings
+        from agentctl import g711
+
+        return _le(array("h", g711.decode(raw, "audio/pcma" if tag == ALAW else "audio/pcmu")))
     if tag == IEEE_FLOAT:
         floats = _le(array("f", raw))
         return array("h", (

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from agentctl.errors import AgentctlError, SpecError, UnavailableError, UsageError
 from agentctl.session import events as ev
 from agentctl.session.inline import (
+    audio_encoding,
     audio_rate,
     client_tools,
     inline_session,
@@ -257,10 +258,8 @@ class Recorder:
 class Turns:
     """Follows one session's replies: the greeting, answers, and tool calls between."""
 
-    def __init__(self, has_greeting: bool, client: Sequence[str]) -> None:
-        self.has_greeting = has_greeting
+    def __init__(self, client: Sequence[str]) -> None:
         self.client = set(client)
-        self.greeting_done = not has_greeting
         self.user_turns = 0
         self.calls_in_reply = 0
         self.replies_done = 0
@@ -277,9 +276,9 @@ class Turns:
         elif kind == ev.REPLY_DONE:
             if self.calls_in_reply:
                 return False  # the answer goes on after the tool's result
+            if event.get("status") in ("failed", "cancelled"):
+                return False  # the session runner asks for the reply again
             self.replies_done += 1
-            if not self.greeting_done and self.user_turns == 0:
-                self.greeting_done = True
             return True
         return False
 
@@ -477,7 +476,7 @@ class _Conversation:
         self.out_rate = audio_rate(config, "output")
         self.problems: list[str] = []
         self.tools = tool_answers(test, config, self.problems)
-        self.turns = Turns(self.has_greeting, list(self.tools))
+        self.turns = Turns(list(self.tools))
         self.agent_stop = runner._stop_event()
         self.line = AudioLine(self.in_rate, speed=self.options.speed,
                               tail_ms=trailing_silence_ms(config),
@@ -489,12 +488,17 @@ class _Conversation:
 
     def plan(self, session: dict[str, Any], *, has_greeting: bool, in_rate: int,
              out_rate: int, source: Any, sink: Any, stop: threading.Event,
-             tools: dict[str, Any]) -> Any:
+             tools: dict[str, Any], config: dict[str, Any] | None = None) -> Any:
+        """A session's plan; `config` gives its audio encodings (PCM when None). Sources
+        and sinks work in PCM16 at the session's rates: the runner converts G.711."""
         from agentctl.session.runner import SessionPlan
 
+        encodings = {} if config is None else {
+            "input_encoding": audio_encoding(config, "input"),
+            "output_encoding": audio_encoding(config, "output")}
         return SessionPlan(
             url=self.options.url, api_key=self.options.api_key, session=session,
-            has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate,
+            has_greeting=has_greeting, input_rate=in_rate, output_rate=out_rate, **encodings,
             # The watch ends a test at its timeout; the session's own is a backstop.
             source=source, sink=sink, timeout=self.test.timeout + TIMEOUT_SLACK, tools=tools,
             tool_timeout=self.options.tool_timeout, speed=self.options.speed,
@@ -595,7 +599,8 @@ class _Recorded(_Conversation):
                 raise SpecError(f"{path}: cannot read the recording: {reason}") from None
         plan = self.plan(self.target.session, has_greeting=self.has_greeting,
                          in_rate=self.in_rate, out_rate=self.out_rate, source=self.line,
-                         sink=None, stop=self.agent_stop, tools=self.tools)
+                         sink=None, stop=self.agent_stop, tools=self.tools,
+                         config=self.target.config)
         self.watch.start()
         try:
             agent = self.session(plan, self.agent)
@@ -653,7 +658,7 @@ class _Simulated(_Conversation):
                                      stop=self.caller_stop)
         self.stops.append(self.caller_stop)
         self.caller = Recorder(self.on_caller_event)
-        self.caller_turns = Turns(bool(persona.opening_line), [])
+        self.caller_turns = Turns([])
         # Agent -> caller; with an opening line, the agent's greeting is not for the caller
         # (its opening line answers it).
         self.to_caller = Bridge(self.caller_line, self.out_rate)
@@ -669,7 +674,7 @@ class _Simulated(_Conversation):
         agent_plan = self.plan(self.target.session, has_greeting=self.has_greeting,
                                in_rate=self.in_rate, out_rate=self.out_rate,
                                source=self.line, sink=self.to_caller, stop=self.agent_stop,
-                               tools=self.tools)
+                               tools=self.tools, config=self.target.config)
         caller_plan = self.plan(self.caller_session, has_greeting=bool(
             self.persona.opening_line), in_rate=self.caller_rate, out_rate=self.caller_rate,
             source=self.caller_line, sink=self.to_agent, stop=self.caller_stop, tools={})
@@ -707,7 +712,6 @@ class _Simulated(_Conversation):
         said: SessionResult = caller_result["result"]
         result.caller = Side(self.caller.events, b"", said.reply_audio, self.caller_rate,
                              self.caller_rate, said.session_id, said.report)
-        result.agent.heard = bytes(self.line.recorded)
         if self.caller.codes:
             result.warnings.append("the simulated caller's session reported errors: "
                                    + ", ".join(self.caller.codes))

@@ -39,13 +39,13 @@ def test_a_client_hanging_up_mid_body_is_not_an_unexpected_error(emulator, caplo
     assert "Traceback" not in caplog.text
 
 
-def test_deeply_nested_json_on_the_websocket_is_an_invalid_message(emulator):
+def test_deeply_nested_json_on_the_websocket_is_an_invalid_value(emulator):
     deep = '{"type": "session.update", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
     with connect(emulator.ws_url, additional_headers={"Authorization": TEST_KEY},
                  max_size=None, proxy=None) as conn:
         conn.send(deep)
         event = json.loads(conn.recv(timeout=10))
-        assert event["type"] == "session.error" and event["code"] == "invalid_message"
+        assert event["type"] == "session.error" and event["code"] == "invalid_value"  # §15.5
         assert "nested too deeply" in event["message"]
         conn.send(json.dumps({"type": "ping"}))  # the socket is still usable
         assert json.loads(conn.recv(timeout=10))["type"] == "session.error"

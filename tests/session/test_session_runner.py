@@ -94,19 +94,21 @@ def test_a_tool_result_waits_for_the_reply_in_progress():
 
             threading.Thread(target=finish_reply_later, daemon=True).start()
         elif kind == "tool.result":
-            assert event == {"type": "tool.result", "call_id": "c1", "result": "42"}
+            assert event == {"type": "tool.result", "call_id": "c1", "result": "42",
+                             "is_error": False}
             sock.push({"type": "reply.started", "reply_id": "r2"},
                       {"type": "reply.done", "status": "completed"})
         elif kind == "session.end":
             sock.push({"type": "session.ended"})
 
     sock = FakeSocket(log, server)
+    # A reply that only calls a tool is not an answer: "reply" waits for the second.
     plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"},
-                       until=Until.parse("2-replies"),
+                       until=Until.parse("reply"),
                        tools={"lookup": ToolAnswer("lookup", text="42")})
     runner = LiveSession(plan, Listener(), opener=lambda *a, **k: sock)
     result = runner.run()
-    assert result.outcome == "done"
+    assert result.outcome == "done" and result.report["totals"]["replies"] == 1
     assert log.index("push reply.done") < log.index("send tool.result")
     assert log[-2:] == ["send session.end", "push session.ended"]
 
