@@ -445,10 +445,9 @@ def bulk_list(env: dict[str, str], emulator: Emulator, count: int, json_count: i
     rows.append(dumping(json.loads(warm.out)))
     rows += [
         Row("list", f"`list -o json` of {json_count} agents: client CPU", round(cpu, 3), "s",
-            detail=cpu_detail(runs_json), goal="< 1 s", ok=cpu < 1,
-            samples=[round(r.cpu, 3) for r in runs_json]),
+            detail=cpu_detail(runs_json), samples=[round(r.cpu, 3) for r in runs_json]),
         Row("list", f"`list -o json` of {json_count} agents: client peak RSS", round(rss, 1),
-            "MiB", detail=f"max of {rounds}", goal="< 200 MiB", ok=rss < 200),
+            "MiB", detail=f"max of {rounds}"),
     ]
     emulator.clear()
     return rows

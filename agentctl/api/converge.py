@@ -5,7 +5,8 @@ both create it. Convergence is the client's job, by a rule every racer applies a
 
 - **The survivor** of a name is its oldest agent: smallest `created_at`, then smallest `id`.
   Every run that looks at the same agents picks the same one.
-- **After each create**, the creator lists the agents of that name. If an older one exists,
+- **After its creates**, the creator lists the agents of each name it created (`apply`
+  reads the list once, after all of its creates). If an older one exists,
   it deletes *its own* agent (never another run's) and takes the survivor as the result,
   updating it to its spec if that differs (`apply`), or reporting the name as taken
   (`create`, exit 6). If its own agent is the oldest, it keeps it: the younger ones are
@@ -73,6 +74,36 @@ def settle_create(api: AgentsAPI, record: Record) -> Settled:
     with contextlib.suppress(NotFoundError):  # already gone: nothing of ours is left
         api.delete_agent(ours)
     return Settled(kept, kept=False)
+
+
+def settle_creates(api: AgentsAPI, records: Sequence[Record]) -> list[Settled]:
+    """`settle_create` for many fresh creates (an apply's), reading the list once."""
+    from agentctl.errors import NotFoundError
+
+    if not records:
+        return []
+    by_name: dict[str, list[Record]] = {}
+    for item in api.list_agents():
+        by_name.setdefault(str(item.get("name")), []).append(item)
+    settled = []
+    for record in records:
+        ours = str(record.get("id"))
+        twins = list(by_name.get(str(record.get("name")), []))
+        if all(str(a.get("id")) != ours for a in twins):
+            twins.append(record)
+        keep = survivor(twins)
+        if str(keep.get("id")) == ours:
+            settled.append(Settled(record, kept=True))
+            continue
+        try:
+            kept = api.get_agent(str(keep["id"]))
+        except NotFoundError:
+            settled.append(settle_create(api, record))  # deleted meanwhile: look again
+            continue
+        with contextlib.suppress(NotFoundError):
+            api.delete_agent(ours)
+        settled.append(Settled(kept, kept=False))
+    return settled
 
 
 @dataclass(frozen=True)

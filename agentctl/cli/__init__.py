@@ -70,38 +70,30 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 def _key_on_command_line(args: list[str]) -> bool:
     """The global --api-key among the leading (hoisted) flags: visible in the process list.
     (`emulator serve --api-key` is that command's own option, after its name.)"""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--api-key" or arg.startswith("--api-key="):
-            return True
-        if arg in VALUE_FLAGS:
-            i += 2
-        elif arg.split("=", 1)[0] in VALUE_FLAGS or arg in BOOL_FLAGS:
-            i += 1
-        else:
-            return False
-    return False
+    return "--api-key" in _leading(args)[0]
 
 
 def _asks_version(args: list[str]) -> bool:
     """`--version` among the leading global flags: answered without building the Typer app,
     which is most of a run's start-up time (as the app's eager `--version` would answer)."""
-    return _first_word(args) == "--version"
+    return _leading(args)[1] == "--version"
 
 
-def _first_word(args: list[str]) -> str | None:
-    """The first word after the leading global flags (None: there is none)."""
+def _leading(args: list[str]) -> tuple[list[str], str | None]:
+    """The names of the leading global flags, and the first word after them (None: none)."""
+    names: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
+        name = arg.split("=", 1)[0]
         if arg in VALUE_FLAGS:
             i += 2
-        elif arg.split("=", 1)[0] in VALUE_FLAGS or arg in BOOL_FLAGS:
+        elif name in VALUE_FLAGS or arg in BOOL_FLAGS:
             i += 1
         else:
-            return arg
-    return None
+            return names, arg
+        names.append(name)
+    return names, None
 
 
 def print_version(env: Environment) -> int:
@@ -172,7 +164,7 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
 
 def _subcommand(args: list[str]) -> str | None:
     """The command word after the leading global flags (None: there is none)."""
-    word = _first_word(args)
+    word = _leading(args)[1]
     return None if word is None or word.startswith("-") else word
 
 

@@ -75,6 +75,19 @@ def serve(
             help="Let HTTP tools use http://127.0.0.1 URLs (the emulator calls them).",
         ),
     ] = False,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed",
+            metavar="X",
+            min=0.01,
+            max=1000.0,
+            help="Run live sessions X times faster: the agent speaks faster and audio may"
+            " arrive X times faster than real time (for connect --speed X). Default: the"
+            " script's speed, else 1.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (and the live session) on HOST:PORT until Ctrl-C."""
     import sqlite3
@@ -84,7 +97,10 @@ def serve(
     from agentctl.errors import UnavailableError, UsageError
 
     fault_config = parse_faults(faults) if faults else None  # a bad SPEC: exit 2 before binding
-    live = {"script": _load_script(script)} if script is not None else None
+    live: dict[str, object] | None = (
+        {"script": _load_script(script)} if script is not None else None)
+    if speed is not None:
+        live = {**(live or {}), "speed": speed}
 
     keys = list(api_key or [])
     if db is None:

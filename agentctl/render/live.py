@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from agentctl import protocol as ev
 from agentctl.render.output import plain_table
-from agentctl.render.redact import safe_text
+from agentctl.render.redact import escape_json_text, safe_data, safe_text
 
 if TYPE_CHECKING:
     from agentctl.render.output import Output
@@ -31,7 +31,9 @@ MAX_CELL = 48
 
 def json_line(event: dict[str, Any]) -> str:
     """One event for `-o jsonl`: every field, the audio summarised as `{"bytes": N}`."""
-    return json.dumps(ev.summarize(event), ensure_ascii=False, separators=(", ", ": "))
+    # JSON's own escaping, plus the controls it leaves raw; secrets scrubbed (render.redact)
+    return escape_json_text(json.dumps(safe_data(ev.summarize(event)), ensure_ascii=False,
+                                       separators=(", ", ": ")))
 
 
 class TranscriptView:

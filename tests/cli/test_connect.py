@@ -519,12 +519,13 @@ def test_serve_with_a_script_and_loopback_tools(tmp_path, write, monkeypatch, sp
     import re
     import subprocess
 
-    script = write("script.yaml", "speed: 50\nturns:\n  - user: Where is my parcel?\n"
+    # --speed 50 lets connect --speed 20 through the rate guard (and the agent speak fast).
+    script = write("script.yaml", "turns:\n  - user: Where is my parcel?\n"
                    "    reply: It arrives tomorrow.\n")
     env = {**os.environ, "AGENTCTL_DATA_DIR": str(tmp_path / "served")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentctl", "emulator", "serve", "--port", "0", "--script",
-         script, "--allow-loopback-tools"],
+         script, "--allow-loopback-tools", "--speed", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:

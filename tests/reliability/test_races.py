@@ -147,3 +147,12 @@ def test_apply_dedupe_resolves_an_old_race_after_asking(api_env, write):
     left = api_env.store.list_agents()
     assert [a["id"] for a in left] == [ids[0]["id"]]  # the oldest stays
     run_cli("diff", "-f", spec)
+
+
+def test_apply_settles_its_creates_with_one_more_list(api_env, tmp_path):
+    specs = _specs(tmp_path / "specs", 8)
+    del api_env.requests[:]
+    run_cli("apply", "-f", specs)
+    lists = [r for r in api_env.requests if r["method"] == "GET" and r["path"] == "/v1/agents"]
+    assert len(lists) == 2, api_env.requests  # the plan's, and one to settle all 8 creates
+    assert len(api_env.store.list_agents()) == 8

@@ -1,8 +1,9 @@
 """Spec files against the server, and the writes that follow: diff, apply and promote.
 
-Matching by name and running the writes over the one AgentsAPI, `concurrency` at a time.
-The plans themselves are computed by the pure `spec.plan`; nothing here prints: progress
-is reported through a callback, results come back as plain data.
+Matching by name, the checks before the first write, and running the writes over the one
+AgentsAPI, `concurrency` at a time. The plans themselves are computed by the pure
+`spec.plan`; nothing here prints: progress is reported through a callback, results come
+back as plain data.
 """
 
 from __future__ import annotations
@@ -81,8 +82,15 @@ def apply_plans(
     """Every write of `plans`: creates and updates first, deletes only once everything else
     has landed (so a failed apply never leaves an agent deleted and its replacement
     missing)."""
-    result = execute(api, [p for p in plans if p.writes and p.action != "delete"],
-                     concurrency, on_written)
+    writes = [p for p in plans if p.writes and p.action != "delete"]
+    created: dict[str, dict[str, Any]] = {}  # name -> record, for settling races after
+
+    def landed(plan: AgentPlan, record: dict[str, Any] | None) -> None:
+        if plan.action == "create" and record is not None:
+            created[plan.name] = record
+
+    result = execute(api, writes, concurrency, on_written, settle=False, on_record=landed)
+    result.ids.update(_settle(api, [p for p in writes if p.name in created], created))
     if not result.failures:
         more = execute(api, [p for p in plans if p.action == "delete"], concurrency,
                        on_written)
@@ -90,9 +98,30 @@ def apply_plans(
     return result
 
 
+def _settle(api: AgentsAPI, plans: Sequence[AgentPlan],
+            created: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """After an apply's creates: one list, and each name another run created at the same
+    time left to its oldest agent (api.converge), updated to our spec where it differs.
+    Returns name -> the id that now stands for it."""
+    from agentctl.api.converge import settle_creates
+    from agentctl.spec.plan import plan_agent
+
+    ids = {}
+    for plan, settled in zip(plans, settle_creates(api, [created[p.name] for p in plans]),
+                             strict=True):
+        record = settled.record
+        if not settled.kept:
+            again = plan_agent(plan.body or {}, record)
+            if again.writes:
+                record = api.update_agent(str(record["id"]), again.body or {})
+        ids[plan.name] = str(record["id"])
+    return ids
+
+
 def execute(
     api: AgentsAPI, plans: Sequence[AgentPlan], concurrency: int,
-    on_written: OnWritten = _ignore,
+    on_written: OnWritten = _ignore, *, settle: bool = True,
+    on_record: Callable[[AgentPlan, dict[str, Any] | None], None] | None = None,
 ) -> ApplyResult:
     """Run the writes over the one client, `concurrency` at a time. After the first
     failure no new write starts (those already in flight finish)."""
@@ -107,7 +136,9 @@ def execute(
         if stop.is_set():
             return None
         try:
-            record = write_plan(api, plan)
+            record = write_plan(api, plan, settle=settle)
+            if on_record is not None:
+                on_record(plan, record)
         except AgentctlError as exc:
             stop.set()
             return exc
@@ -131,9 +162,14 @@ def execute(
     return ApplyResult(ids, failures)
 
 
-def write_plan(api: AgentsAPI, plan: AgentPlan) -> dict[str, Any] | None:
-    """One plan's request: the created or updated record, None for a delete."""
+def write_plan(api: AgentsAPI, plan: AgentPlan, *, settle: bool = True
+               ) -> dict[str, Any] | None:
+    """One plan's request: the created or updated record, None for a delete. `settle`:
+    a create then settles a race with another run (api.converge); `apply` settles all
+    of its creates at once afterwards instead."""
     if plan.action == "create":
+        if not settle:
+            return api.create_agent(plan.body or {})
         return _create_converged(api, plan.body or {})
     if plan.action == "update":
         return api.update_agent(str(plan.id), plan.body or {})
@@ -208,3 +244,15 @@ def promotion_plan(
             "agent already has is kept",
         )
     return plan_agent(spec, current)
+
+
+def check_masked_creates(docs: Sequence[SpecDocument], plans: Sequence[AgentPlan]) -> None:
+    """A new agent cannot "keep" a secret it never had: say so before the first write."""
+    from agentctl.spec.plan import masked_secrets
+
+    creates = {p.name for p in plans if p.action == "create"}
+    for doc in docs:
+        found = masked_secrets(doc.data) if doc.data.get("name") in creates else []
+        if found:
+            raise doc.error(found[0], '"***" keeps a stored value, and this agent does not '
+                            "exist yet", hint="use ${VAR} for the secret itself")
