@@ -29,6 +29,7 @@ LAYER_OF = {
     "agentctl.exit_codes": "base",
     "agentctl.fileio": "base",
     "agentctl.hosts": "base",  # what a host name says (loopback, private)
+    "agentctl.secretset": "base",  # the values a run never prints
     "agentctl.record": "base",  # what a field of the agent record is
     "agentctl.protocol": "base",  # the live session's event names
     "agentctl.g711": "base",  # the telephony audio codec (stdlib only)
