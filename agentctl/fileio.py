@@ -114,11 +114,13 @@ def write_private(path: str | Path, data: str | bytes) -> Path:
 
 
 def private_dir(directory: str | Path) -> Path:
-    """`directory`, made if missing with mode 700 (only its last part: the parents are
-    the user's, e.g. ~/.config). One that exists keeps its mode."""
+    """`directory`, made if missing with mode 700, as is each missing parent (as the XDG
+    base directory spec asks: `~/.cache/agentctl/completion` is made 700 at every level
+    it creates). One that exists keeps its mode."""
     directory = Path(directory)
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for missing in reversed([d for d in (directory, *directory.parents) if not d.exists()]):
+            missing.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
     return directory

@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from agentctl.errors import UsageError
+from agentctl.secretset import SecretSet
 
 if TYPE_CHECKING:
     from agentctl.profiles import Config
@@ -131,13 +132,15 @@ def emulator_db(environ: Mapping[str, str] | None = None) -> Path:
 class Environment:
     """The process around one run, made once (in `cli.main`) and passed down instead of
     read from globals, as HTTPie's `Environment`: the streams, the environment variables,
-    and where config and data live. Tests build one instead of patching `os.environ` or
-    `sys.stdout`. (The run's secrets are registered in render.redact, from `environ`.)"""
+    where config and data live, and the secrets the run must never print (the error line
+    and the output sink scrub them). Tests build one instead of patching `os.environ` or
+    `sys.stdout`."""
 
     stdin: IO[str]
     stdout: IO[str]
     stderr: IO[str]
     environ: Mapping[str, str]
+    secrets: SecretSet = field(default_factory=SecretSet)  # never printed by this run
 
     @classmethod
     def from_process(cls) -> Environment:

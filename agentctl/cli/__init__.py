@@ -70,38 +70,30 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 def _key_on_command_line(args: list[str]) -> bool:
     """The global --api-key among the leading (hoisted) flags: visible in the process list.
     (`emulator serve --api-key` is that command's own option, after its name.)"""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--api-key" or arg.startswith("--api-key="):
-            return True
-        if arg in VALUE_FLAGS:
-            i += 2
-        elif arg.split("=", 1)[0] in VALUE_FLAGS or arg in BOOL_FLAGS:
-            i += 1
-        else:
-            return False
-    return False
+    return "--api-key" in _leading(args)[0]
 
 
 def _asks_version(args: list[str]) -> bool:
     """`--version` among the leading global flags: answered without building the Typer app,
     which is most of a run's start-up time (as the app's eager `--version` would answer)."""
-    return _first_word(args) == "--version"
+    return _leading(args)[1] == "--version"
 
 
-def _first_word(args: list[str]) -> str | None:
-    """The first word after the leading global flags (None: there is none)."""
+def _leading(args: list[str]) -> tuple[list[str], str | None]:
+    """The names of the leading global flags, and the first word after them (None: none)."""
+    names: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
+        name = arg.split("=", 1)[0]
         if arg in VALUE_FLAGS:
             i += 2
-        elif arg.split("=", 1)[0] in VALUE_FLAGS or arg in BOOL_FLAGS:
+        elif name in VALUE_FLAGS or arg in BOOL_FLAGS:
             i += 1
         else:
-            return arg
-    return None
+            return names, arg
+        names.append(name)
+    return names, None
 
 
 def print_version(env: Environment) -> int:
@@ -164,7 +156,7 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
             from agentctl.render.redact import safe_text
 
             # scrubbed like the error line: an exception's text may quote the key
-            env.stderr.write(safe_text(traceback.format_exc()))
+            env.stderr.write(safe_text(traceback.format_exc(), env.secrets))
         _report(env, f"internal error: {type(exc).__name__}: {exc}",
                 None if debug else "run again with --debug for the traceback")
         return 1
@@ -172,7 +164,7 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
 
 def _subcommand(args: list[str]) -> str | None:
     """The command word after the leading global flags (None: there is none)."""
-    word = _first_word(args)
+    word = _leading(args)[1]
     return None if word is None or word.startswith("-") else word
 
 
@@ -218,19 +210,17 @@ def _report(env: Environment, message: str, hint: str | None) -> None:
     """The error line (and hint): secrets scrubbed, control characters escaped."""
     from agentctl.render.redact import safe_text
 
-    env.stderr.write(f"error: {safe_text(message)}\n")
+    env.stderr.write(f"error: {safe_text(message, env.secrets)}\n")
     if hint:
-        env.stderr.write(f"hint: {safe_text(hint)}\n")
+        env.stderr.write(f"hint: {safe_text(hint, env.secrets)}\n")
     env.stderr.flush()
 
 
 def _register_environment_secrets(env: Environment) -> None:
     """The key and every variable whose name says secret: never printed by this run."""
-    from agentctl.render.redact import forget_secrets, register_secrets
     from agentctl.spec.interpolate import secret_environment
 
-    forget_secrets()  # one run's secrets: tests run many in one process
-    register_secrets(secret_environment(env.environ).values())
+    env.secrets.add_all(secret_environment(env.environ).values())
 
 
 def _silence_stdout() -> None:

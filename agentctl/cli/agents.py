@@ -117,15 +117,20 @@ def _details(api: AgentsAPI, pages: Iterable[list[dict[str, Any]]], out: Output
              ) -> Iterator[list[dict[str, Any]]]:
     """Full records for -o wide, 8 GETs at a time over the one client's pool, page by page.
 
-    When the table is piped and stderr is a terminal, a count there says it is working.
+    An item that is already a whole record (a list answered with full agents, as one
+    shape of the reference has it) costs no GET. When the table is piped and stderr is
+    a terminal, a count there says it is working.
     """
     from concurrent.futures import ThreadPoolExecutor
+
+    def record(item: dict[str, Any]) -> dict[str, Any]:
+        return item if "system_prompt" in item else api.get_agent(str(item["id"]))
 
     progress = out.is_tty(out.stderr) and not out.is_tty(out.stdout)
     done = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
         for page in pages:
-            records = list(pool.map(lambda a: api.get_agent(str(a["id"])), page))
+            records = list(pool.map(record, page))
             done += len(records)
             if progress:
                 out.stderr.write(f"\rfetched {done} agents' details")

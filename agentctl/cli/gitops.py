@@ -60,7 +60,7 @@ def validate(
     warnings. Needs no key and no network; an unset ${VAR} is a warning."""
     from agentctl.errors import UsageError
     from agentctl.render.plans import show_check
-    from agentctl.spec.check import check_files
+    from agentctl.spec.read import check_files
 
     state = get_state(ctx)
     out = state.output(output)
@@ -87,8 +87,8 @@ def diff(
 ) -> None:
     """Compare spec files with the agents on the server, matched by name.
     Exit 0: no differences; 1: differences."""
-    from agentctl.api.apply import plan_documents
     from agentctl.render.plans import show_diff
+    from agentctl.usecases.apply import plan_documents
 
     state = get_state(ctx)
     out = state.output(output)
@@ -117,7 +117,6 @@ def apply(
     output: OutputOpt = OutputMode.table,
 ) -> None:
     """Create the agents that are missing, update the ones that differ, leave the rest."""
-    from agentctl.api.apply import apply_plans, plan_documents
     from agentctl.render.plans import (
         confirm_deletes,
         progress,
@@ -126,7 +125,7 @@ def apply(
         show_dry_run,
         show_interrupted,
     )
-    from agentctl.spec.check import check_masked_creates
+    from agentctl.usecases.apply import apply_plans, check_masked_creates, plan_documents
 
     state = get_state(ctx)
     out = state.output(output)
@@ -192,7 +191,7 @@ def _read(
     """--prune and --selector checked, then every document loaded and validated (before
     any request), then their names. `compare_only`: for diff (see `read_specs`)."""
     from agentctl.errors import UsageError
-    from agentctl.spec.check import check_names
+    from agentctl.usecases.names import check_names
 
     if prune and not selector:
         raise UsageError(
@@ -229,9 +228,9 @@ def promote(
     it already has for that header, or takes it from the variable `get --export` names
     (e.g. GET_WEATHER_AUTHORIZATION); if neither exists nothing is written (exit 3).
     """
-    from agentctl.api.apply import promotion_plan, promotion_source, write_plan
     from agentctl.errors import UsageError
     from agentctl.render.plans import show_promoted, show_promotion
+    from agentctl.usecases.apply import promotion_plan, promotion_source, write_plan
 
     state = get_state(ctx)
     out = state.output(output)

@@ -26,8 +26,8 @@ def schema(
         help="agent: a spec file; test: a test file (agentctl test).")] = SchemaKind.agent,
 ) -> None:
     """Print the JSON Schema of a spec file, e.g. agentctl schema > agent.schema.json."""
+    from agentctl.spec.diagnostics import load_schema
     from agentctl.spec.testfile import load_test_schema
-    from agentctl.spec.validate import load_schema
 
     out = get_state(ctx).output(output)
     out.data(load_test_schema() if kind == SchemaKind.test else load_schema(), people="json")

@@ -109,9 +109,9 @@ def init(
     schemas for editors. Nothing is written if any of its files exists, unless --force."""
     from agentctl.errors import UsageError
     from agentctl.fileio import write_atomic
+    from agentctl.spec.diagnostics import load_schema
     from agentctl.spec.scaffold import scaffold
     from agentctl.spec.testfile import load_test_schema
-    from agentctl.spec.validate import load_schema
 
     if not name.strip():
         raise UsageError("--name must not be empty")

@@ -15,10 +15,9 @@ def read_specs(
     compare_only: bool = False, allow_loopback_urls: bool = False,
 ) -> list[SpecDocument]:
     """`env` is what ${VAR} sees (`State.spec_environment`). The secrets the files hold
-    are registered with render.redact (never printed); warnings go to stderr."""
-    from agentctl.render.redact import register_secrets
+    join the run's secrets (never printed); warnings go to stderr."""
     from agentctl.spec.read import read_specs as read
 
-    return read(files, env, stdin=out.stdin, on_secrets=register_secrets, warn=out.warn,
+    return read(files, env, stdin=out.stdin, on_secrets=out.secrets.add_all, warn=out.warn,
                 partial=partial, compare_only=compare_only,
                 allow_loopback_urls=allow_loopback_urls)

@@ -18,13 +18,6 @@ if TYPE_CHECKING:
     from agentctl.settings import Environment, Settings
 
 
-def _secret(value: str | None) -> None:
-    """The key of this run: scrubbed from everything printed (render.redact)."""
-    from agentctl.render.redact import register_secret
-
-    register_secret(value)
-
-
 @dataclass
 class State:
     flags: dict[str, Any]
@@ -60,7 +53,7 @@ class State:
             from agentctl.settings import for_run
 
             self._settings = for_run(self.flags, self.env.environ, self.config)
-            _secret(self._settings.api_key)
+            self.env.secrets.add(self._settings.api_key)  # never printed
         return self._settings
 
     def output(self, mode: OutputMode | str | None = None) -> Output:
@@ -69,7 +62,8 @@ class State:
 
         return Output(OutputMode(mode or OutputMode.table),
                       no_color=no_color(self.flags, self.env.environ),
-                      stdout=self.env.stdout, stderr=self.env.stderr, stdin=self.env.stdin)
+                      stdout=self.env.stdout, stderr=self.env.stderr, stdin=self.env.stdin,
+                      secrets=self.env.secrets)
 
     def spec_environment(self, env_file: Path | None) -> dict[str, str]:
         """What ${VAR} in spec files sees: --env-file's values, overridden by the real
@@ -90,7 +84,7 @@ class State:
             from agentctl.settings import for_profile
 
             settings = for_profile(self.flags, self.env.environ, self.config, profile_name)
-            _secret(settings.api_key)
+            self.env.secrets.add(settings.api_key)
             self._apis[profile_name] = self._build_api(settings, profile_name)
         return self._apis[profile_name]
 

@@ -75,6 +75,9 @@ def test(
 
     state = get_state(ctx)
     out = state.output(OutputMode.json if fmt == TestFormat.json else OutputMode.table)
+    if junit is not None and not (junit.parent if str(junit.parent) else Path(".")).is_dir():
+        # Checked first: the report of a long run must not be lost at its end.
+        raise UsageError(f"--junit {junit}: directory {junit.parent} does not exist")
     env = state.spec_environment(env_file)
     override = _agent_ref(agent) if agent else None
     tests = _select(load_tests(paths, env), select or [])

@@ -97,7 +97,7 @@ def _agent_schema(create: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     from agentctl import __version__
-    from agentctl.spec.validate import load_schema
+    from agentctl.spec.diagnostics import load_schema
 
     create = _create_schema(_strip_annotations(load_schema()))
     agent_id = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}

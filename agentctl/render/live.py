@@ -20,18 +20,21 @@ from typing import IO, TYPE_CHECKING, Any
 
 from agentctl import protocol as ev
 from agentctl.render.output import plain_table
-from agentctl.render.redact import safe_text
+from agentctl.render.redact import escape_json_text, safe_data, safe_text
 
 if TYPE_CHECKING:
     from agentctl.render.output import Output
+    from agentctl.secretset import SecretSet
 
 CLEAR_LINE = "\r\x1b[2K"
 MAX_CELL = 48
 
 
-def json_line(event: dict[str, Any]) -> str:
+def json_line(event: dict[str, Any], secrets: SecretSet | None = None) -> str:
     """One event for `-o jsonl`: every field, the audio summarised as `{"bytes": N}`."""
-    return json.dumps(ev.summarize(event), ensure_ascii=False, separators=(", ", ": "))
+    # JSON's own escaping, plus the controls it leaves raw; secrets scrubbed (render.redact)
+    data = safe_data(ev.summarize(event), secrets)
+    return escape_json_text(json.dumps(data, ensure_ascii=False, separators=(", ", ": ")))
 
 
 class TranscriptView:
@@ -50,7 +53,7 @@ class TranscriptView:
     # -- the listener -----------------------------------------------------------------
     def event(self, event: dict[str, Any]) -> None:
         if self.jsonl:
-            self.out.stdout.write(json_line(event) + "\n")
+            self.out.stdout.write(json_line(event, self.out.secrets) + "\n")
             self.out.stdout.flush()
         kind = event.get("type")
         if kind == ev.SESSION_READY and event.get("session_id") != self._session:
@@ -108,7 +111,7 @@ class TranscriptView:
     def _show_status(self, text: str) -> None:
         if not self.live:
             return
-        text = safe_text(text, keep_newlines=False)
+        text = safe_text(text, self.out.secrets, keep_newlines=False)
         # One line: a longer caption shows its end (the words being spoken).
         width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
         if len(text) > width:
@@ -157,7 +160,8 @@ def show_report(out: Output, report: dict[str, Any], *, jsonl: bool) -> None:
     stream.write("\n")
     if rows:
         stream.write(plain_table(
-            ["TURN", "TO REPLY", "TO AUDIO", "(SERVICE)", "STATUS", "USER", "AGENT"], rows))
+            ["TURN", "TO REPLY", "TO AUDIO", "(SERVICE)", "STATUS", "USER", "AGENT"], rows,
+            out.secrets))
     replies = totals["replies"]
     parts = [
         f"session {report.get('session_id') or '-'}: {totals['duration_s']:.1f} s",
@@ -182,10 +186,11 @@ def show_report(out: Output, report: dict[str, Any], *, jsonl: bool) -> None:
                      f" {totals['tool_calls_unanswered']} unanswered,"
                      f" {totals['tool_calls_failed']} failed")
     parts.extend(_connection_trouble(totals))
-    stream.write(safe_text("; ".join(parts)) + "\n")
+    stream.write(safe_text("; ".join(parts), out.secrets) + "\n")
     for call in report.get("unanswered_tool_calls") or []:
         stream.write(safe_text(
-            f"unanswered tool call: {call.get('name')} ({call.get('call_id')})") + "\n")
+            f"unanswered tool call: {call.get('name')} ({call.get('call_id')})",
+            out.secrets) + "\n")
     stream.flush()
 
 

@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.errors import UsageError
 from agentctl.render.redact import escape_json_text, has_bidi_controls, safe_data, safe_text
+from agentctl.secretset import SecretSet
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,8 +72,11 @@ class Output:
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
         stdin: IO[str] | None = None,
+        secrets: SecretSet | None = None,
     ) -> None:
         self.mode = mode
+        # the run's secrets (settings.Environment.secrets): scrubbed from all that is written
+        self.secrets = secrets if secrets is not None else SecretSet()
         self.no_color = no_color
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
@@ -111,7 +115,7 @@ class Output:
 
     def styled(self, stream: IO[str], text: str, style: str | None = None) -> None:
         """One line, styled only on a colour terminal; no markup interpretation."""
-        text = safe_text(text)
+        text = safe_text(text, self.secrets)
         if style and _isatty(stream) and not self.no_color:
             from rich.text import Text
 
@@ -168,7 +172,7 @@ class Output:
             if empty is not None:
                 self.info(empty)
             else:  # a small table: its header says enough
-                self.stdout.write(plain_table([c.title for c in columns], []))
+                self.stdout.write(plain_table([c.title for c in columns], [], self.secrets))
                 self.stdout.flush()
         return count
 
@@ -221,7 +225,7 @@ class Output:
         width = max(len(label) for label, _ in rows) + 2
         tty = _isatty(self.stdout) and not self.no_color
         for label, raw in rows:
-            value = safe_text(raw, keep_newlines=False)
+            value = safe_text(raw, self.secrets, keep_newlines=False)
             head = f"{label}:" if label else ""
             if tty:
                 from rich.text import Text
@@ -238,7 +242,7 @@ class Output:
     def data(self, value: Any, *, people: str = "yaml") -> None:
         """JSON or YAML of plain data, as the -o mode asks; `people` (yaml or json) is
         what the other modes get."""
-        value = safe_data(value)
+        value = safe_data(value, self.secrets)
         if self.mode == OutputMode.json or (
                 self.mode != OutputMode.yaml and people == OutputMode.json):
             self.stdout.write(to_json(value) + "\n")
@@ -251,20 +255,21 @@ class Output:
         if self.mode == OutputMode.json:
             self.data(list(values) if len(values) != 1 else values[0])
             return
-        text = "---\n".join(to_yaml(safe_data(v)) for v in values)
+        text = "---\n".join(to_yaml(safe_data(v, self.secrets)) for v in values)
         self.stdout.write(text)
         self.stdout.flush()
 
     def lines(self, values: Iterable[str]) -> None:
         for value in values:
-            self.stdout.write(f"{safe_text(value, keep_newlines=False)}\n")
+            self.stdout.write(f"{safe_text(value, self.secrets, keep_newlines=False)}\n")
         self.stdout.flush()
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         from agentctl.render.table import columns_of
 
         if not self.table_pages(columns_of(columns), [rows]):
-            self.stdout.write(plain_table(columns, []))  # a small table: its header says enough
+            # a small table: its header says enough
+            self.stdout.write(plain_table(columns, [], self.secrets))
             self.stdout.flush()
 
     def table_pages(self, columns: Sequence[Column], pages: Iterable[Sequence[Sequence[str]]]
@@ -274,12 +279,13 @@ class Output:
         On a terminal each page is written as it arrives, with widths fixed up front
         (render/table.py); piped, the plain columns need every row first.
         """
-        pages = ([[safe_text(cell, keep_newlines=False) for cell in row] for row in page]
+        pages = ([[safe_text(cell, self.secrets, keep_newlines=False) for cell in row]
+                  for row in page]
                  for page in pages)
         if not _isatty(self.stdout):
             rows = [row for page in pages for row in page]
             if rows:
-                self.stdout.write(plain_table([c.title for c in columns], rows))
+                self.stdout.write(plain_table([c.title for c in columns], rows, self.secrets))
                 self.stdout.flush()
             return len(rows)
         from agentctl.render.table import stream
@@ -296,7 +302,7 @@ class Output:
             raise UsageError(
                 "refusing to ask for confirmation: stdin is not a terminal", hint=f"pass {flag}"
             )
-        self.stderr.write(f"{safe_text(question)} [y/N]: ")
+        self.stderr.write(f"{safe_text(question, self.secrets)} [y/N]: ")
         self.stderr.flush()
         answer = self.stdin.readline()
         return answer.strip().lower() in ("y", "yes")
@@ -325,10 +331,11 @@ def write_json_array(stream: IO[str], pages: Iterable[list[dict[str, Any]]]) -> 
     return count
 
 
-def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]],
+                secrets: Iterable[str] = ()) -> str:
     """Columns separated by two spaces, no box drawing: safe for awk and cut."""
-    columns = [safe_text(c, keep_newlines=False) for c in columns]
-    rows = [[safe_text(cell, keep_newlines=False) for cell in row] for row in rows]
+    columns = [safe_text(c, secrets, keep_newlines=False) for c in columns]
+    rows = [[safe_text(cell, secrets, keep_newlines=False) for cell in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):

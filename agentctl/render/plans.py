@@ -12,8 +12,8 @@ from agentctl.spec.rules import format_path
 
 if TYPE_CHECKING:
     from agentctl.render.output import Output
-    from agentctl.spec.check import CheckReport
     from agentctl.spec.plan import AgentPlan, Change
+    from agentctl.spec.read import CheckReport
 
 # What each plan action is called before and after it happens.
 PENDING = {"create": "to create", "update": "to update", "unchanged": "unchanged",

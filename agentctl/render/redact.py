@@ -7,64 +7,28 @@ rules; `escape_json_text` adds the few JSON leaves unescaped).
 
 Secrets: write-only record fields are masked by `mask_record` (by path). Any other place a
 secret can surface (a spec field filled from `${ASSEMBLYAI_API_KEY}`, a server echoing a
-header value, an error message) is covered by value: the run registers each secret value
-(`register_secret`), and every string written is scrubbed of them. Stdlib only: Tab's fast
-path uses it too.
+header value, an error message) is covered by value: the run adds each secret value to its
+`SecretSet` (on the Environment, handed to the `Output`), and every string written is
+scrubbed of them. Stdlib only: Tab's fast path uses it too.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-import threading
 from collections.abc import Iterable
 from typing import Any
 
+from agentctl.secretset import MIN_SECRET, SecretSet
+
 MASK = "***"
-# Shorter values are not scrubbed from free text: "abc" would blank out ordinary words.
-# Such a value at a write-only path is still masked there, by path.
-MIN_SECRET = 4
-
-_lock = threading.Lock()
-_secrets: set[str] = set()
-_ordered: tuple[str, ...] = ()  # longest first, so a secret containing another wins
-
-
-def register_secret(value: str | None) -> None:
-    """Never print `value` (nor, for a multi-line value, any of its lines) in this run."""
-    global _ordered
-    if not value:
-        return
-    parts = {value, *(line.strip() for line in value.splitlines())}
-    new = {p for p in parts if len(p) >= MIN_SECRET} - _secrets
-    if not new:
-        return
-    with _lock:
-        _secrets.update(new)
-        _ordered = tuple(sorted(_secrets, key=len, reverse=True))
-
-
-def register_secrets(values: Iterable[str | None]) -> None:
-    for value in values:
-        register_secret(value)
-
-
-def registered_secrets() -> list[str]:
-    return list(_ordered)
-
-
-def forget_secrets() -> None:
-    """For tests that run several CLI invocations in one process."""
-    global _ordered
-    with _lock:
-        _secrets.clear()
-        _ordered = ()
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every registered secret (and each of `secrets`) replaced by ***."""
-    extra = [s for s in secrets if s and len(s) >= MIN_SECRET and s not in _secrets]
-    for secret in (*sorted(extra, key=len, reverse=True), *_ordered):
+    """`text` with each of `secrets` (the run's `SecretSet`, or any values) replaced by ***."""
+    ordered = secrets.ordered if isinstance(secrets, SecretSet) else sorted(
+        (s for s in secrets if s and len(s) >= MIN_SECRET), key=len, reverse=True)
+    for secret in ordered:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
@@ -95,22 +59,22 @@ def escape_controls(text: str, *, keep_newlines: bool = True) -> str:
     return pattern.sub(_escape, text) if pattern.search(text) else text
 
 
-def safe_text(text: str, *, keep_newlines: bool = True) -> str:
-    """Text for a terminal or a pipe: secrets scrubbed, control characters escaped."""
-    return escape_controls(scrub(str(text)), keep_newlines=keep_newlines)
+def safe_text(text: str, secrets: Iterable[str] = (), *, keep_newlines: bool = True) -> str:
+    """Text for a terminal or a pipe: `secrets` scrubbed, control characters escaped."""
+    return escape_controls(scrub(str(text), secrets), keep_newlines=keep_newlines)
 
 
-def safe_data(value: Any) -> Any:
-    """Plain data (records, plans) with every registered secret scrubbed from its strings,
-    keys included. Returns `value` itself when there is nothing to scrub."""
-    if not _ordered:
+def safe_data(value: Any, secrets: SecretSet | None) -> Any:
+    """Plain data (records, plans) with each of `secrets` scrubbed from its strings, keys
+    included. Returns `value` itself when there is nothing to scrub."""
+    if not secrets:
         return value
     if isinstance(value, str):
-        return scrub(value)
+        return scrub(value, secrets)
     if isinstance(value, dict):
-        return {safe_data(k): safe_data(v) for k, v in value.items()}
+        return {safe_data(k, secrets): safe_data(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [safe_data(v) for v in value]
+        return [safe_data(v, secrets) for v in value]
     return value
 
 

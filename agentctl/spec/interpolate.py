@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from agentctl.errors import SpecError
 
 if TYPE_CHECKING:
+    from agentctl.spec.diagnostics import Diagnostic
     from agentctl.spec.load import Path, SpecDocument
-    from agentctl.spec.validate import Diagnostic
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # `$${` (escape), `${...}` (a reference), or a bare `${` with no closing brace.
@@ -281,7 +281,7 @@ def secret_findings(doc: SpecDocument, env: Mapping[str, str],
     """validate's warnings (failures under --strict) about secret variables: one filling a
     field that is not write-only, one that is empty at a write-only path. `unset`: the
     variables validate found not set (reported on their own)."""
-    from agentctl.spec.validate import diagnostic
+    from agentctl.spec.diagnostics import diagnostic
 
     skip = set(unset)
     found = [

@@ -1,5 +1,5 @@
 """Warnings for likely mistakes in valid specs (offline): `agentctl validate` shows them,
-`--strict` fails on them. Run after `validate.strip_read_only` / `validate_documents`.
+`--strict` fails on them. Run after `diagnostics.strip_read_only` / `validate_documents`.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentctl.spec.builtins import RESERVED_TOOL_NAMES
+from agentctl.spec.diagnostics import Diagnostic, diagnostic
 from agentctl.spec.rules import KNOWN_VOICES, MASK
-from agentctl.spec.validate import Diagnostic, diagnostic
 
 if TYPE_CHECKING:
     from agentctl.spec.load import Path, SpecDocument

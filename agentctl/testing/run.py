@@ -156,8 +156,8 @@ class Agents:
         return Target(f"agent {record.get('name')!r}", record, {"agent_id": record["id"]})
 
     def _spec(self, ref: AgentRef) -> Target:
+        from agentctl.spec.diagnostics import validate_documents
         from agentctl.spec.load import load_specs
-        from agentctl.spec.validate import validate_documents
 
         assert ref.spec is not None
         docs = load_specs([ref.spec], env=self.env)

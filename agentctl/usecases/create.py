@@ -23,7 +23,7 @@ def create_agents(
     the same moment is settled after the write (the older agent stays).
     """
     from agentctl.errors import RejectedError
-    from agentctl.spec.check import check_names
+    from agentctl.usecases.names import check_names
 
     known: dict[str, list[str]] = {}
     for agent in api.list_agents():

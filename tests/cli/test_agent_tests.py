@@ -440,6 +440,7 @@ def test_save_dir_keeps_transcript_events_and_both_sides_audio(live, repo):
      "--speed is for an emulator on this machine"),
     ("  - name: x\n    expect: [{said: '('}]\n", (), 3, ":4: tests[0].expect[0].said: not a valid"),
     ("  - name: x\n", ("--agent", "missing.yaml"), 2, "--agent missing.yaml: no such spec file"),
+    ("  - name: x\n", ("--junit", "no/such/dir/j.xml"), 2, "directory no/such/dir does not exist"),
 ])
 def test_bad_input_exit_codes(live, repo, body, args, code, message):
     path = test_file(repo, body)

@@ -102,3 +102,29 @@ def test_readme_set_up_then_quick_start_run_in_order(tmp_path, monkeypatch):
         argv = shlex.split(line, comments=True)
         assert argv[0] == "agentctl", line
         run_cli(*argv[1:], exit_code=1 if argv[1] == "diff" else 0)
+
+
+def test_readme_own_repository_block_runs_as_shown(tmp_path, monkeypatch):
+    """`agentctl init my-agents && cd my-agents`, validate, test and apply on --local."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("Your own agents in a git repository", 1)[1]
+    block = block.split("```sh\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    for line in block.splitlines():
+        for step in line.split("  #", 1)[0].split("&&"):
+            argv = shlex.split(step)
+            if argv[0] == "cd":
+                monkeypatch.chdir(argv[1])
+                continue
+            assert argv[0] == "agentctl", step
+            ran.append(run_cli(*argv[1:]))
+    assert [r.args[0] for r in ran] == ["init", "validate", "--local", "--local"]
+    assert "1 passed" in ran[2].stdout + ran[2].stderr
+
+
+def test_ci_runs_the_readme_test_command_exactly():
+    text = (ROOT / "README.md").read_text()
+    blocks = [b.split("```", 1)[0].strip() for b in text.split("```sh\n")[1:3]]
+    assert blocks[1].endswith(".venv/bin/pytest -q")
+    assert blocks[1] in (ROOT / ".ci" / "run").read_text().splitlines()

@@ -573,7 +573,7 @@ def test_promote_usage_errors(accounts):
 
 # -- schema and the example repository ---------------------------------------------------------
 def test_schema_prints_the_spec_schema():
-    from agentctl.spec.validate import load_schema
+    from agentctl.spec.diagnostics import load_schema
 
     assert json.loads(run_cli("schema").stdout) == load_schema()
     assert yaml.safe_load(run_cli("schema", "-o", "yaml").stdout) == load_schema()

@@ -158,3 +158,29 @@ def test_the_first_rows_are_on_screen_before_the_last_page_is_asked_for(
     first_row = next(asked for asked, text in terminal.pages_asked_at_write if "paged-" in text)
     assert first_row == 1  # written while only the first page had been asked for
     assert terminal.getvalue().count("paged-") == 8
+
+
+def test_wide_fetches_only_the_items_that_are_not_whole_records():
+    """One shape of the reference lists whole agents: those cost no GET (a fake transport
+    plays it; the emulator lists summaries)."""
+    import httpx
+
+    from agentctl.api.client import AgentsAPI
+    from agentctl.api.transport import build_client
+    from agentctl.cli.agents import _details
+    from agentctl.render.output import Output
+
+    asked: list[str] = []
+    full = {"id": "agent_1", "name": "whole", "system_prompt": "x", "voice": {"voice_id": "a"}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, json={"id": "agent_2", "name": "summary",
+                                         "system_prompt": "y"})
+
+    http = build_client("http://127.0.0.1:9", "k", 5, transport=httpx.MockTransport(answer))
+    pages = [[full, {"id": "agent_2", "name": "summary"}]]
+    out = Output(stdout=io.StringIO(), stderr=io.StringIO())
+    records = [r for page in _details(AgentsAPI(http), pages, out) for r in page]
+    assert asked == ["/v1/agents/agent_2"]
+    assert [r["name"] for r in records] == ["whole", "summary"] and records[0] is full

@@ -76,3 +76,14 @@ def test_config_set_on_a_full_disk_is_one_line_exit_2(isolated, monkeypatch):
     assert profiles.config_path().read_text() == before
     assert [p.name for p in profiles.config_path().parent.iterdir()
             if p.name.endswith(".tmp")] == []
+
+
+def test_completion_cache_is_600_in_700_directories(isolated, monkeypatch):
+    from agentctl.cli import tab
+
+    cache = isolated / "cache-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    target = tab.cache_dir() / "completion" / "agents-x.json"
+    tab.write_private(target, "[]")
+    assert _mode(target) == 0o600
+    assert _mode(target.parent) == 0o700 and _mode(target.parent.parent) == 0o700

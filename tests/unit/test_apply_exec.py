@@ -1,4 +1,4 @@
-"""api.apply: specs matched to the server's agents, the writes run concurrently, and promote's
+"""usecases.apply: specs matched to the server's agents, the writes run concurrently, and promote's
 plan, against the real emulator (a wrapping transport only to make chosen writes fail)."""
 
 from __future__ import annotations
@@ -10,14 +10,6 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from agentctl.api.apply import (
-    apply_plans,
-    execute,
-    plan_documents,
-    promotion_plan,
-    promotion_source,
-    write_plan,
-)
 from agentctl.api.client import AgentsAPI
 from agentctl.api.retry import RetryPolicy
 from agentctl.api.transport import build_client
@@ -25,6 +17,14 @@ from agentctl.emulator import server
 from agentctl.errors import RejectedError, SpecError
 from agentctl.spec.load import SpecDocument, load_specs
 from agentctl.spec.plan import AgentPlan, plan_agent
+from agentctl.usecases.apply import (
+    apply_plans,
+    execute,
+    plan_documents,
+    promotion_plan,
+    promotion_source,
+    write_plan,
+)
 from tests.conftest import TEST_KEY
 
 

@@ -1,5 +1,5 @@
-"""spec.check: validate's offline report, and the name/secret checks diff and apply make
-before any request."""
+"""validate's offline report (spec.read, collect-all), and the name/secret checks diff and
+apply make before any request (usecases.names, usecases.apply)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,11 @@ import pytest
 
 from agentctl.errors import RejectedError, SpecError
 from agentctl.exit_codes import ExitCode
-from agentctl.spec.check import (
-    CheckReport,
-    check_files,
-    check_masked_creates,
-    check_names,
-    expand_paths,
-    load_problem,
-)
 from agentctl.spec.load import load_specs
 from agentctl.spec.plan import plan_agent
+from agentctl.spec.read import CheckReport, check_files, expand_paths, load_problem
+from agentctl.usecases.apply import check_masked_creates
+from agentctl.usecases.names import check_names
 
 BASE = "name: a\nsystem_prompt: p\ngreeting: hi\nvoice: {voice_id: ivy}\n"  # lines 1-4
 SECRET_TOOL = """\

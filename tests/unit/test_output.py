@@ -120,3 +120,16 @@ def test_commands_never_ask_which_mode_is_on() -> None:
              for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
              if asking.search(line)]
     assert found == []
+
+
+def test_the_sink_scrubs_the_secrets_it_is_given() -> None:
+    from agentctl.secretset import SecretSet
+
+    out, err = io.StringIO(), io.StringIO()
+    output = Output(OutputMode.name, stdout=out, stderr=err, secrets=SecretSet(["k-secret-1"]))
+    output.records([[{"name": "uses k-secret-1", "id": "x"}]], view=VIEW)
+    output.warn("k-secret-1 leaked?")
+    assert (out.getvalue(), err.getvalue()) == ("uses ***\n", "warning: *** leaked?\n")
+    other = io.StringIO()  # another run's sink: its own (empty) set
+    Output(OutputMode.name, stdout=other).lines(["k-secret-1"])
+    assert other.getvalue() == "k-secret-1\n"

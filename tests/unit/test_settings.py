@@ -143,6 +143,7 @@ def test_main_runs_on_the_environment_it_is_given_and_scrubs_its_secrets(tmp_pat
     assert out.getvalue() == ""
     assert err.getvalue() == "error: refusing to send the API key over plain http to ***.example\n" \
         "hint: use https, or http only for an emulator on loopback (127.0.0.1)\n"
+    assert key in env.secrets.ordered  # the run's secrets live on its Environment
     version = io.StringIO()
     assert main(["--version"], env=Environment(io.StringIO(), version, err, {})) == 0
     assert version.getvalue().startswith("agentctl ")

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentctl.errors import SpecError
+from agentctl.spec.diagnostics import collect_problems, strip_read_only
 from agentctl.spec.lint import lint_documents
 from agentctl.spec.load import load_specs
-from agentctl.spec.validate import collect_problems, strip_read_only
 
 pytestmark = pytest.mark.slow  # not in the quick loop (pytest -m "not slow")
 

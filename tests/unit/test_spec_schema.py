@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from agentctl.spec import rules
+from agentctl.spec.diagnostics import collect_problems, load_schema
 from agentctl.spec.load import load_specs
-from agentctl.spec.validate import collect_problems, load_schema
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "specs"
 ENV = {"WEATHER_KEY": "w", "LLM_KEY": "l", "SEARCH_KEY": "s"}

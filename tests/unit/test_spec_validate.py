@@ -1,4 +1,4 @@
-"""spec.validate: schema errors placed at file:line: field, read-only fields, Diagnostic."""
+"""spec.diagnostics: schema errors placed at file:line: field, read-only fields, Diagnostic."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from agentctl.errors import SpecError
-from agentctl.spec.load import SpecDocument, load_specs
-from agentctl.spec.validate import (
+from agentctl.spec.diagnostics import (
     Diagnostic,
     collect_problems,
     strip_read_only,
     validate_documents,
 )
+from agentctl.spec.load import SpecDocument, load_specs
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "specs"
 ENV = {"WEATHER_KEY": "w", "LLM_KEY": "l"}

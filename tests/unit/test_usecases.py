@@ -63,19 +63,20 @@ def test_inline_config_warns_through_its_callback(tmp_path):
     path = tmp_path / "inline.yaml"
     path.write_text("name: x\nsystem_prompt: Hi.\nvoice: {voice_id: ivy}\nllm: []\n", "utf-8")
     warnings: list[str] = []
-
-    def read() -> list:
-        return read_specs([str(path)], {}, stdin=None, on_secrets=list, warn=warnings.append,
-                          partial=True)
-
-    config, session = inline_config(read(), warn=warnings.append)
+    docs = read_specs([str(path)], {}, stdin=None, on_secrets=list, warn=warnings.append,
+                      partial=True)
+    config, session = inline_config(docs, warn=warnings.append)
     assert config["name"] == "x"
     # llm is an inline field of session.update (reference §15.2), so it is sent.
     assert session == {"system_prompt": "Hi.", "output": {"voice": "ivy"}, "llm": []}
     assert warnings == []
+    # a field a session cannot use (loaded only: the record's rules may not know it)
+    path.write_text("name: x\nsystem_prompt: Hi.\nwebhook: {}\n", "utf-8")
+    inline_config(load_specs([str(path)], env={}), warn=warnings.append)
+    assert warnings == [f"{path}:3: webhook: not part of an inline session; ignored"]
     path.write_text("name: x\n", "utf-8")
     with pytest.raises(SpecError, match="system_prompt: field required"):
-        inline_config(read(), warn=print)
+        inline_config(load_specs([str(path)], env={}), warn=print)
 
 
 def test_one_reading_hands_over_secrets_before_it_checks(tmp_path):

@@ -1,8 +1,8 @@
-"""Check loaded spec documents against the agent record's rules, offline.
+"""Diagnostics: the agent record's rules applied to loaded spec documents, offline.
 
 The rules themselves live in `rules.py` (shared with the emulator, so `validate` and the
 service agree); this module places each problem at `file:line: field path` and decides
-what is an error and what is a warning.
+what is an error and what is a warning. `read.py` runs it fail-first or collect-all.
 """
 
 from __future__ import annotations

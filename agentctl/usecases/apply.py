@@ -1,8 +1,9 @@
 """Spec files against the server, and the writes that follow: diff, apply and promote.
 
-Matching by name and running the writes over the one AgentsAPI, `concurrency` at a time.
-The plans themselves are computed by the pure `spec.plan`; nothing here prints: progress
-is reported through a callback, results come back as plain data.
+Matching by name, the checks before the first write, and running the writes over the one
+AgentsAPI, `concurrency` at a time. The plans themselves are computed by the pure
+`spec.plan`; nothing here prints: progress is reported through a callback, results come
+back as plain data.
 """
 
 from __future__ import annotations
@@ -243,3 +244,15 @@ def promotion_plan(
             "agent already has is kept",
         )
     return plan_agent(spec, current)
+
+
+def check_masked_creates(docs: Sequence[SpecDocument], plans: Sequence[AgentPlan]) -> None:
+    """A new agent cannot "keep" a secret it never had: say so before the first write."""
+    from agentctl.spec.plan import masked_secrets
+
+    creates = {p.name for p in plans if p.action == "create"}
+    for doc in docs:
+        found = masked_secrets(doc.data) if doc.data.get("name") in creates else []
+        if found:
+            raise doc.error(found[0], '"***" keeps a stored value, and this agent does not '
+                            "exist yet", hint="use ${VAR} for the secret itself")
