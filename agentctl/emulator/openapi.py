@@ -61,15 +61,32 @@ def _strip_annotations(schema: Any) -> Any:
 
 
 def _create_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec file's schema, tightened where the emulator is stricter than a spec file
+    (a spec may rely on a stored value or be checked offline): a known voice (§8), a
+    description on a tool (platform tools aside), header values and the LLM key given."""
+    from agentctl.spec.rules import KNOWN_VOICES
+
     body = copy.deepcopy(spec)
     for key in SPEC_ONLY:
         body["properties"].pop(key, None)
+    props = body["properties"]
+    props["voice"]["properties"]["voice_id"] = {"enum": list(KNOWN_VOICES)}
+    tool = props["tools"]["items"]
+    tool["required"] = sorted({*tool.get("required", []), "description"})
+    for holder in (tool, props["pre_connect_requests"]["items"]):
+        headers = holder["properties"]["http"]["properties"]["headers"]
+        headers["type"] = "array"
+        headers["items"]["required"] = ["name", "value"]
+    llm = props["llm"]["items"]
+    llm["required"] = sorted({*llm.get("required", []), "api_key"})
     return body
 
 
 def _update_schema(create: dict[str, Any]) -> dict[str, Any]:
     body = copy.deepcopy(create)
     body.pop("required", None)  # every field optional: omitted fields stay as they are
+    voice = body["properties"]["voice"]["properties"]
+    voice["voice_id"] = {"enum": voice["voice_id"]["enum"]}
     for name, prop in body["properties"].items():  # null clears an optional field
         if name not in REQUIRED_ON_CREATE and isinstance(prop.get("type"), str):
             prop["type"] = [prop["type"], "null"]

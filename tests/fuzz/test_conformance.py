@@ -49,7 +49,7 @@ def test_the_document_is_served_and_covers_the_api(document):
     assert {(m, p) for m, p, _ in operations(document)} == {
         ("GET", "/v1/agents"), ("POST", "/v1/agents"), ("GET", "/v1/agents/{agent_id}"),
         ("PUT", "/v1/agents/{agent_id}"), ("DELETE", "/v1/agents/{agent_id}"),
-        ("GET", "/v1/token")}
+        ("GET", "/v1/token"), ("POST", "/v1/tokens"), ("GET", "/v1/builtin-tools")}
     schemas = Schemas(document)
     for _, _, op in operations(document):
         for response in op["responses"].values():
@@ -85,6 +85,8 @@ MUST_SEE = {
     ("PUT", "/v1/agents/{agent_id}"): {"200", "404", "422"},
     ("DELETE", "/v1/agents/{agent_id}"): {"204", "404"},
     ("GET", "/v1/token"): {"200", "422"},
+    ("POST", "/v1/tokens"): {"200", "401"},
+    ("GET", "/v1/builtin-tools"): {"200", "401"},
 }
 BAD_AUTH = ["", "Bearer", "x" * 600, "two words", None]
 SEED_AGENT = {"name": "seed", "system_prompt": "p", "voice": {"voice_id": "ivy"}}
