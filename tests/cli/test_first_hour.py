@@ -121,3 +121,10 @@ def test_readme_own_repository_block_runs_as_shown(tmp_path, monkeypatch):
             ran.append(run_cli(*argv[1:]))
     assert [r.args[0] for r in ran] == ["init", "validate", "--local", "--local"]
     assert "1 passed" in ran[2].stdout + ran[2].stderr
+
+
+def test_ci_runs_the_readme_test_command_exactly():
+    text = (ROOT / "README.md").read_text()
+    blocks = [b.split("```", 1)[0].strip() for b in text.split("```sh\n")[1:3]]
+    assert blocks[1].endswith(".venv/bin/pytest -q")
+    assert blocks[1] in (ROOT / ".ci" / "run").read_text().splitlines()
