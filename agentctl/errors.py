@@ -10,10 +10,14 @@ class AgentctlError(Exception):
 
     exit_code: ExitCode = ExitCode.REJECTED
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, details: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # More lines under the error line (each field a service's 422 names), bounded.
+        self.details = details
 
 
 class UsageError(AgentctlError):

@@ -58,6 +58,25 @@ def emulator(tmp_path: Path) -> Iterator[server.RunningEmulator]:
 
 
 @pytest.fixture
+def paged_emulator(tmp_path: Path) -> Iterator[server.RunningEmulator]:
+    """An emulator whose lists answer 3 items a page unless the client asks for more."""
+    running = server.start(port=0, db_path=tmp_path / "paged.sqlite3", page_size=3)
+    try:
+        yield running
+    finally:
+        running.stop()
+    assert running.errors == []
+
+
+@pytest.fixture
+def paged_env(paged_emulator: server.RunningEmulator, monkeypatch: pytest.MonkeyPatch):
+    """The CLI pointed at `paged_emulator`."""
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("AGENTCTL_BASE_URL", paged_emulator.base_url)
+    return paged_emulator
+
+
+@pytest.fixture
 def api_env(emulator: server.RunningEmulator, monkeypatch: pytest.MonkeyPatch):
     """The CLI pointed at the test's emulator with a test key, as a user would set it."""
     monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)

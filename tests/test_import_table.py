@@ -68,11 +68,6 @@ MAY_IMPORT = {
 # Known violations, each with the step that removes it. An entry that no longer occurs
 # fails the test too, so the mark goes when the fix lands.
 KNOWN: dict[tuple[str, str], str] = {
-    # what a field is (its mask, its path's spelling): issue 9's agentctl/record.py
-    ("agentctl.render.diffview", "agentctl.spec.plan"): "issue 9 (record.py)",
-    ("agentctl.render.diffview", "agentctl.spec.rules"): "issue 9 (record.py)",
-    ("agentctl.render.plans", "agentctl.spec.plan"): "issue 9 (record.py)",
-    ("agentctl.render.plans", "agentctl.spec.rules"): "issue 9 (record.py)",
 }
 
 # Known module-level cycles (as sorted module tuples), same rule.

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection
+import contextlib
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from agentctl.api.errors import error_for_response, error_for_transport
+from agentctl.api.paging import Page, iter_items, iter_pages
 from agentctl.api.retry import NOT_PROCESSED_STATUSES, RETRY_STATUSES, RetryPolicy
 from agentctl.errors import AgentctlError, NotFoundError, RejectedError, UnavailableError
+from agentctl.record import could_be_id, for_write
 
 if TYPE_CHECKING:
     import httpx
 
 Record = dict[str, Any]
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+OnPage = Callable[[Page], None]
+# Record fields and the JSON types agentctl can read (a null is read as "not set").
+_RECORD_SHAPES: dict[str, type | tuple[type, ...]] = {
+    "name": str, "system_prompt": str, "greeting": str, "voice": dict, "input": dict,
+    "output": dict, "tools": list, "pre_connect_requests": list, "transfer_targets": list,
+    "llm": list,
+}
+
+
+def _path(agent_id: str) -> str:
+    """An id as one path segment: ids are opaque strings (§4)."""
+    return "/v1/agents/" + quote(agent_id, safe="")
 
 
 class AgentsAPI:
@@ -30,18 +44,40 @@ class AgentsAPI:
         self.on_retry = on_retry
 
     # -- the endpoints ----------------------------------------------------------------
+    def iter_collection(
+        self, path: str, key: str, *, what: str, limit: int | None = None,
+        params: dict[str, Any] | None = None, on_page: OnPage | None = None,
+    ) -> Iterator[Record]:
+        """Every item of a paged list (§5), page by page as the caller consumes them:
+        `GET path` with `limit`/`cursor`, items under `key`. For any collection."""
+
+        def fetch(query: dict[str, Any]) -> Any:
+            return self._json(self._send("GET", path, params=query, what=what), what)
+
+        return iter_items(fetch, key, what=what, limit=limit, params=params, on_page=on_page)
+
+    def iter_agents(self, limit: int | None = None, on_page: OnPage | None = None
+                    ) -> Iterator[Record]:
+        """List items `{id, name, created_at, updated_at}`, newest first, every page.
+        `limit` is the page size asked for; stop iterating to stop fetching."""
+        return self.iter_collection("/v1/agents", "agents", what="list agents", limit=limit,
+                                    on_page=on_page)
+
+    def agent_pages(self, limit: int | None = None) -> Iterator[Page]:
+        """The agents list a page at a time (for a caller that shows each page)."""
+
+        def fetch(query: dict[str, Any]) -> Any:
+            return self._json(self._send("GET", "/v1/agents", params=query,
+                                         what="list agents"), "list agents")
+
+        return iter_pages(fetch, "agents", what="list agents", limit=limit)
+
     def list_agents(self) -> list[Record]:
-        body = self._json(self._send("GET", "/v1/agents", what="list agents"), "list agents")
-        # The OpenAPI spec says a bare array; one starter reads {"agents": [...]}.
-        if isinstance(body, dict) and isinstance(body.get("agents"), list):
-            body = body["agents"]
-        if not isinstance(body, list):
-            raise UnavailableError("list agents: the service answered with an unexpected shape")
-        return [item for item in body if isinstance(item, dict)]
+        return list(self.iter_agents())
 
     def get_agent(self, agent_id: str) -> Record:
         what = f"get agent {agent_id}"
-        return self._record(self._send("GET", f"/v1/agents/{agent_id}", what=what), what)
+        return self._record(self._send("GET", _path(agent_id), what=what), what)
 
     def create_agent(self, body: Record, *, known_ids: Collection[str] = ()) -> Record:
         """POST once; after an unknown outcome, look for the agent by name before retrying.
@@ -54,7 +90,7 @@ class AgentsAPI:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                response = self.http.post("/v1/agents", json=body)
+                response = self.http.post("/v1/agents", json=for_write(body))
             except Exception as exc:
                 if not _is_transport_error(exc):
                     raise
@@ -81,30 +117,63 @@ class AgentsAPI:
                                f"{what}: {response.status_code}")
                     continue
                 raise _after_tries(error_for_response(response, what), attempt)
+            if 300 <= response.status_code < 400:
+                raise error_for_response(response, what)
             return self._record(response, what)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def update_agent(self, agent_id: str, body: Record) -> Record:
         what = f"update agent {agent_id}"
-        response = self._send("PUT", f"/v1/agents/{agent_id}", json=body, what=what)
+        response = self._send("PUT", _path(agent_id), json=for_write(body), what=what)
         return self._record(response, what)
 
     def delete_agent(self, agent_id: str) -> None:
         what = f"delete agent {agent_id}"
-        self._send("DELETE", f"/v1/agents/{agent_id}", what=what, gone_ok_after_retry=True)
+        self._send("DELETE", _path(agent_id), what=what, gone_ok_after_retry=True)
 
     # -- addressing -------------------------------------------------------------------
     def find_by_name(self, name: str) -> list[Record]:
-        return [a for a in self.list_agents() if a.get("name") == name]
+        return [a for a in self.iter_agents() if a.get("name") == name]
 
-    def resolve(self, ref: str, agents: list[Record] | None = None) -> Record:
-        """An id or an exact name -> the list item {id, name, ...}; ambiguity is an error.
-        `agents`: a list already read (resolving many refs reads it once)."""
-        agents = self.list_agents() if agents is None else agents
-        by_id = [a for a in agents if a.get("id") == ref]
-        if by_id:
-            return by_id[0]
-        named = [a for a in agents if a.get("name") == ref]
+    def get_by_ref(self, ref: str) -> Record:
+        """The full record of the agent `ref` names: an id (one GET, tried first when `ref`
+        could be one) or an exact name (the list, every page, then one GET)."""
+        if could_be_id(ref):
+            try:
+                return self.get_agent(ref)
+            except NotFoundError:
+                pass
+        return self.get_agent(str(self._by_name(ref, self.iter_agents())["id"]))
+
+    def resolve(self, ref: str) -> Record:
+        """An id or an exact name -> a record with at least {id, name}."""
+        return self.resolve_many([ref])[0]
+
+    def resolve_many(self, refs: Iterable[str], *, missing_ok: bool = False
+                     ) -> list[Record | None]:
+        """Each ref as a record with at least {id, name}, in order: an id is tried with one
+        GET; what is not found that way is looked up by name in the list, read at most
+        once for all of them. `missing_ok`: None for one that matches nothing."""
+        refs = list(refs)
+        found: list[Record | None] = [None] * len(refs)
+        for i, ref in enumerate(refs):
+            if could_be_id(ref):
+                with contextlib.suppress(NotFoundError):
+                    found[i] = self.get_agent(ref)
+        if any(f is None for f in found):
+            items = self.list_agents()
+            for i, ref in enumerate(refs):
+                if found[i] is None:
+                    try:
+                        found[i] = self._by_name(ref, items)
+                    except NotFoundError:
+                        if not missing_ok:
+                            raise
+        return found
+
+    @staticmethod
+    def _by_name(ref: str, items: Iterable[Record]) -> Record:
+        named = [a for a in items if a.get("name") == ref]
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -113,12 +182,6 @@ class AgentsAPI:
                 f"{len(named)} agents are named {ref!r}: {ids}",
                 hint="address one by its id",
             )
-        if UUID.match(ref):
-            # Maybe created after the list was read: ask for it directly.
-            try:
-                return self.get_agent(ref)
-            except NotFoundError:
-                pass
         raise NotFoundError(f"no agent with id or name {ref!r}", hint="see: agentctl list")
 
     # -- plumbing ---------------------------------------------------------------------
@@ -157,8 +220,8 @@ class AgentsAPI:
                 return response  # an earlier try deleted it
             if response.status_code in RETRY_STATUSES:
                 raise _after_tries(error_for_response(response, what), attempt)
-            if response.status_code >= 400:
-                raise error_for_response(response, what)
+            if response.status_code >= 300:
+                raise error_for_response(response, what)  # 3xx too: never followed
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -197,7 +260,18 @@ class AgentsAPI:
             raise error_for_response(response, what)
         body = self._json(response, what)
         if not isinstance(body, dict):
-            raise UnavailableError(f"{what}: the service answered with an unexpected shape")
+            raise UnavailableError(f"{what}: the service answered with an unexpected shape "
+                                   "(not an agent record)")
+        if not isinstance(body.get("id"), str) or not body["id"]:
+            raise UnavailableError(
+                f"{what}: the service answered {response.status_code} without the agent's id",
+                hint="the answer is not an agent record; agentctl list shows what exists")
+        for key, kind in _RECORD_SHAPES.items():
+            if body.get(key) is not None and not isinstance(body[key], kind):
+                raise UnavailableError(
+                    f"{what}: the service's record has {key} as "
+                    f"{type(body[key]).__name__}, not {kind.__name__}",  # type: ignore[union-attr]
+                    hint="the answer is in a shape agentctl does not know")
         return body
 
     @staticmethod

@@ -125,7 +125,7 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         result = command.main(args=args, prog_name="agentctl", standalone_mode=False, obj=env)
         return int(result) if isinstance(result, int) else 0
     except AgentctlError as exc:
-        _report(env, exc.message, exc.hint)
+        _report(env, exc.message, exc.hint, exc.details)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         env.stderr.write("\ninterrupted\n")
@@ -206,11 +206,16 @@ def _is_usage_error(exc: Exception) -> bool:
     return type(exc).__module__.startswith("typer") and hasattr(exc, "format_message")
 
 
-def _report(env: Environment, message: str, hint: str | None) -> None:
-    """The error line (and hint): secrets scrubbed, control characters escaped."""
+def _report(
+    env: Environment, message: str, hint: str | None, details: tuple[str, ...] = ()
+) -> None:
+    """The error line (the fields a service named under it, then the hint): secrets
+    scrubbed, control characters escaped."""
     from agentctl.render.redact import safe_text
 
     env.stderr.write(f"error: {safe_text(message, env.secrets)}\n")
+    for line in details:
+        env.stderr.write(f"  {safe_text(line, env.secrets, keep_newlines=False)}\n")
     if hint:
         env.stderr.write(f"hint: {safe_text(hint, env.secrets)}\n")
     env.stderr.flush()

@@ -79,7 +79,8 @@ def list_(
     state = get_state(ctx)
     out = state.output(output)
     api = state.api()
-    pages = _pages(api)
+    page_size = max(1, min(limit, 200)) if limit is not None and sort is None else None
+    pages = _pages(api, out, page_size)
     if name:
         pages = ([a for a in page if fnmatch.fnmatchcase(str(a.get("name", "")), name)]
                  for page in pages)
@@ -99,18 +100,41 @@ def list_(
 PAGE = 100  # rows written at a time once sorted (the service's pages are written as they come)
 
 
-def _pages(api: AgentsAPI) -> Iterator[list[dict[str, Any]]]:
-    """The agents, a page at a time as the service sends them."""
-    yield api.list_agents()
+def _pages(api: AgentsAPI, out: Output, page_size: int | None = None
+           ) -> Iterator[list[dict[str, Any]]]:
+    """The agents, a page at a time as the service sends them (§5); the caller stops
+    consuming to stop fetching (`list --limit`). When pages keep coming for more than a
+    second, a terminal's stderr shows how many have loaded."""
+    import time
+
+    started = time.monotonic()
+    shown = False
+    loaded = 0
+    try:
+        for page in api.agent_pages(limit=page_size):
+            loaded += len(page.items)
+            if page.next_cursor and out.is_tty(out.stderr) and (
+                time.monotonic() - started > 1.0
+            ):
+                out.stderr.write(f"\rloading agents: {loaded} ({page.number} pages)...")
+                out.stderr.flush()
+                shown = True
+            yield page.items
+    finally:
+        if shown:
+            out.stderr.write("\r\x1b[2K")  # the progress line goes
+            out.stderr.flush()
 
 
 def _first(pages: Iterable[list[dict[str, Any]]], limit: int) -> Iterator[list[dict[str, Any]]]:
     left = limit
+    if left <= 0:
+        return
     for page in pages:
-        if left <= 0:
-            return
         yield page[:left]
         left -= len(page)
+        if left <= 0:
+            return  # before the next page is fetched
 
 
 def _details(api: AgentsAPI, pages: Iterable[list[dict[str, Any]]], out: Output
@@ -160,7 +184,7 @@ def get(
     state = get_state(ctx)
     out = state.output(output)
     api = state.api()
-    record = api.get_agent(str(api.resolve(agent)["id"]))
+    record = api.get_by_ref(agent)
     if export or save is not None:
         from agentctl.spec.export import export_spec
 
@@ -223,11 +247,20 @@ def update(
                              hint="use agentctl apply -f for several agents")
         spec = docs[0].data
     api = state.api()
-    current = api.get_agent(str(api.resolve(agent)["id"]))
+    current = api.get_by_ref(agent)
     if set_:
         spec = apply_sets(current, set_)
         check_sets(spec, set_)  # a forbidden change: one error line, not a diff then a 422
     plan = plan_update(current, spec)
+    if plan.missing_keys:
+        from agentctl.errors import SpecError
+        from agentctl.record import format_path
+
+        raise SpecError(
+            f"agent {current.get('name')!r}: llm changed, and the service needs "
+            f"{format_path(plan.missing_keys[0])} whenever llm is sent (reads never return "
+            "the key)", hint="set it too, e.g. --set llm[0].api_key=$MY_LLM_KEY, or use -f "
+            "with api_key: ${VAR}")
     if plan.empty:
         records.show_result(out, f"no changes to agent {current.get('name')!r}", [current])
         return
@@ -256,15 +289,12 @@ def delete(
     out = state.output(output)
     api = state.api()
     targets: list[dict[str, Any]] = []
-    listed = api.list_agents()  # once, however many agents are named
-    for ref in agents:
-        try:
-            item = api.resolve(ref, listed)
-        except NotFoundError:
-            if ignore_not_found:
-                out.info(f"agent {ref!r} not found; nothing to delete")
-                continue
-            raise
+    # Ids first (one GET each), then names: the list is read at most once for them all.
+    for ref, item in zip(agents, api.resolve_many(agents, missing_ok=ignore_not_found),
+                         strict=True):
+        if item is None:
+            out.info(f"agent {ref!r} not found; nothing to delete")
+            continue
         if all(t["id"] != item["id"] for t in targets):
             targets.append(item)
     if not targets:

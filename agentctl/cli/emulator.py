@@ -75,6 +75,14 @@ def serve(
             help="Let HTTP tools use http://127.0.0.1 URLs (the emulator calls them).",
         ),
     ] = False,
+    page_size: Annotated[
+        int,
+        typer.Option(
+            "--page-size", min=1, max=200, metavar="N",
+            help="Items per page of a list when the client sends no limit (the service's"
+            " default is 50; small pages test a client's paging).",
+        ),
+    ] = 50,
     speed: Annotated[
         float | None,
         typer.Option(
@@ -115,7 +123,7 @@ def serve(
         ) from exc
     try:
         run(host, port, db, api_keys=keys or None, faults=fault_config, live=live,
-            allow_loopback_tools=allow_loopback_tools, tls=tls)
+            allow_loopback_tools=allow_loopback_tools, tls=tls, page_size=page_size)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use {db} as the emulator database: {exc}") from exc
     except OSError as exc:

@@ -226,11 +226,18 @@ def promote(
 
     A secret (tool header value, LLM key) cannot be read back: the target keeps the value
     it already has for that header, or takes it from the variable `get --export` names
-    (e.g. GET_WEATHER_AUTHORIZATION); if neither exists nothing is written (exit 3).
+    (e.g. GET_WEATHER_AUTHORIZATION); if neither exists nothing is written (exit 3;
+    --dry-run shows the plan and says what is missing).
     """
     from agentctl.errors import UsageError
     from agentctl.render.plans import show_promoted, show_promotion
-    from agentctl.usecases.apply import promotion_plan, promotion_source, write_plan
+    from agentctl.usecases.apply import (
+        promotion_error,
+        promotion_missing,
+        promotion_plan,
+        promotion_source,
+        write_plan,
+    )
 
     state = get_state(ctx)
     out = state.output(output)
@@ -243,9 +250,14 @@ def promote(
                          "from its profile", hint="agentctl config set base_url URL --profile NAME")
     source, target = state.api_for(from_), state.api_for(to)
     spec, current = promotion_source(source, target, agent, profile=to)
-    plan = promotion_plan(spec, current, state.spec_environment(env_file), profile=to)
+    env = state.spec_environment(env_file)
+    plan = promotion_plan(spec, current, env, profile=to, dry_run=dry_run)
     show_promotion(out, plan, dry_run=dry_run, profile=to)
     if dry_run:
+        missing = promotion_missing(spec, current, env)
+        if missing:
+            out.warn(promotion_error(plan.name, missing, to).message
+                     + " (a real run would stop here, exit 3)")
         return
     record = write_plan(target, plan) if plan.writes else None
     show_promoted(out, plan, record, profile=to)

@@ -119,7 +119,7 @@ def connect(
     else:
         assert agent is not None
         api = state.api()
-        config = api.get_agent(str(api.resolve(agent)["id"]))
+        config = api.get_by_ref(agent)
         session = {"agent_id": config["id"]}
     api_key = state.settings.api_key
     if not api_key:

@@ -119,6 +119,8 @@ class State:
         """Start the embedded emulator (state in the data dir) once per run."""
         if self._local is not None:
             return self._local.base_url
+        import sqlite3
+
         from agentctl.emulator import server
         from agentctl.fileio import private_dir
         from agentctl.settings import emulator_db
@@ -128,7 +130,14 @@ class State:
         _tighten(db)
         if not self.settings.debug:
             _quiet_embedded_emulator()
-        running = server.start(db_path=db, live=self.local_live)
+        try:
+            running = server.start(db_path=db, live=self.local_live)
+        except sqlite3.Error as exc:  # not SQLite, damaged, or a newer agentctl's layout
+            from agentctl.errors import UsageError
+
+            raise UsageError(f"cannot use {db} as the local emulator's state: {exc}",
+                             hint="move the file aside and agentctl starts a new one",
+                             ) from None
         self._local = running
         self._closers.append(running)
         return running.base_url

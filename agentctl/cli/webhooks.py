@@ -40,8 +40,10 @@ SubscriptionArg = Annotated[str, typer.Argument(
     metavar="SUBSCRIPTION_ID", help="A subscription id (whs_...).")]
 
 
-def read_secret(out: Output, env_var: str | None, *, what: str = "webhook secret") -> str:
-    """The secret from $VAR, else stdin (a hidden prompt on a terminal); never argv."""
+def read_secret(ctx: typer.Context, out: Output, env_var: str | None, *,
+                what: str = "webhook secret") -> str:
+    """The secret from $VAR, else stdin (a hidden prompt on a terminal); never argv. It
+    joins the run's secrets, so no output or error line of this run can show it."""
     import os
     import sys
 
@@ -52,14 +54,15 @@ def read_secret(out: Output, env_var: str | None, *, what: str = "webhook secret
         if not value:
             raise UsageError(f"--secret-env {env_var}: the variable is not set or empty",
                              hint=f"export {env_var}=... first")
-        return value
-    if out.is_tty(out.stdin):
+    elif out.is_tty(out.stdin):
         import getpass
 
-        return getpass.getpass(f"{what}: ", stream=sys.stderr)
-    value = out.stdin.readline().rstrip("\r\n")
-    if not value:
-        raise UsageError(f"no {what} on stdin", hint="pipe it in, or pass --secret-env VAR")
+        value = getpass.getpass(f"{what}: ", stream=sys.stderr)
+    else:
+        value = out.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise UsageError(f"no {what} on stdin", hint="pipe it in, or pass --secret-env VAR")
+    get_state(ctx).env.secrets.add(value)
     return value
 
 
@@ -107,7 +110,7 @@ def create(
 
     state = get_state(ctx)
     out = state.output(output)
-    secret = platform.check_webhook_secret(read_secret(out, secret_env))
+    secret = platform.check_webhook_secret(read_secret(ctx, out, secret_env))
     body: dict = {"url": url, "events": list(dict.fromkeys(e.value for e in events)),
                   "secret": secret, "enabled": not disabled}
     api = state.api()
@@ -152,7 +155,7 @@ def update(
     if secret_env is not None and not rotate_secret:
         raise UsageError("--secret-env goes with --rotate-secret")
     if rotate_secret:
-        changes["secret"] = platform.check_webhook_secret(read_secret(out, secret_env))
+        changes["secret"] = platform.check_webhook_secret(read_secret(ctx, out, secret_env))
     if not changes:
         raise UsageError("nothing to change",
                          hint="give --url, --event, --enable/--disable or --rotate-secret")
@@ -247,9 +250,9 @@ def verify(
             body = payload.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read {payload}: {exc.strerror or exc}") from None
-        secret = read_secret(out, secret_env)
+        secret = read_secret(ctx, out, secret_env)
     else:
-        secret = read_secret(out, secret_env)
+        secret = read_secret(ctx, out, secret_env)
         stream = getattr(out.stdin, "buffer", None) or getattr(sys.stdin, "buffer", None)
         body = stream.read() if stream is not None else out.stdin.read().encode("utf-8")
     stamp = platform.verify_signature(signature, body, secret, tolerance=tolerance)

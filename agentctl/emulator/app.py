@@ -1,23 +1,25 @@
-"""The emulator's HTTP API: a Starlette app that answers like the Voice Agent service.
+"""The emulator's REST API: a Starlette app that answers like the Voice Agent service.
 
-The shapes follow `voice-agent-api.md` (the project's reference page) exactly: bare JSON
-array for the list, FastAPI-style `{"detail": ...}` errors, write-only values masked, and
-the same validation rules as `agentctl validate` (`agentctl.spec.rules`).
+It follows the reference's E: rules (`voice-agent-api.md`, newest evidence of the live
+service): the paged `agents` envelope (§5), the error envelope with `X-Request-Id` (§3),
+`agent_`/`tool_` ids (§4), defaults filled on read, header values write-only and read as
+`{name, last_set_at}` (§7.5), PUT per §7.10 (omitted fields kept, a present list or object
+replaces, `null` clears an optional field) and tokens (§9); built-in tools and the rest
+of the API are `platform.py`. The record's checks are `agentctl.spec.rules` (the same as
+`agentctl validate`), and what is read-only or write-only comes from `agentctl.record`.
 
-Layout of this module:
-- request plumbing: auth, JSON bodies, errors (`ApiError`), the request log;
-- agent records: defaults, create, the PUT merge (with "***" = keep), the public view;
-- handlers and `create_app`, which is where the live-session routes (`/v1/ws`) plug in.
+Where no source settles a point the emulator makes its own choice, marked "inferred" here
+and in docs/api.md.
+
+Layout: agent records (create, the PUT merge, the public view), handlers, `create_app`
+(where the live-session routes plug in). Shared request plumbing is `plumbing.py`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import uuid
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,49 +30,49 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentctl import record as rec
 from agentctl.emulator import tokens as tokens_mod
 from agentctl.emulator.limits import MAX_REQUEST_LOG, append_bounded
 from agentctl.emulator.openapi import openapi_json
-from agentctl.emulator.store import Store
-from agentctl.spec.rules import MASK, Problem, check_agent
+from agentctl.emulator.plumbing import (
+    ApiError,
+    EmulatorState,
+    authorized,
+    deep_merge,
+    detail_entry,
+    error_response,
+    int_param,
+    invalid,
+    new_id,
+    not_found,
+    paged,
+    read_object,
+    state_of,
+)
+from agentctl.emulator.plumbing import (
+    authenticate as authenticate,  # the live session's import (kept working)
+)
+from agentctl.emulator.plumbing import (
+    key_from_authorization as key_from_authorization,
+)
+from agentctl.emulator.store import NOW, Store
+from agentctl.spec.rules import Problem, check_agent
 
 log = logging.getLogger("agentctl.emulator")
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
-MAX_JSON_DEPTH = 64
-MAX_API_KEY_LENGTH = 512
-
-DEFAULT_FORMAT = {"encoding": "audio/pcm", "sample_rate": 24000}
-DEFAULT_INPUT: dict[str, Any] = {
-    "type": "audio",
-    "format": DEFAULT_FORMAT,
-    "keyterms": [],
-    "turn_detection": {
-        "vad_threshold": 0.5,
-        "min_silence": 1000,
-        "max_silence": 3000,
-        "interrupt_response": True,
-    },
-}
-DEFAULT_OUTPUT: dict[str, Any] = {"type": "audio", "format": DEFAULT_FORMAT, "volume": 100}
-
-# The order keys appear in a record, as in the reference's example.
-RECORD_ORDER = (
-    "id",
-    "name",
-    "system_prompt",
-    "greeting",
-    "voice",
-    "input",
-    "output",
-    "tools",
-    "llm",
-    "created_at",
-    "updated_at",
-)
-READ_ONLY = ("id", "created_at", "updated_at")
-# Sections whose objects a PUT deep-merges; everything else (lists included) is replaced.
-MERGED_SECTIONS = ("voice", "input", "output")
+# Old names the live session imported from here (now in record / plumbing).
+DEFAULT_INPUT = rec.DEFAULT_INPUT
+DEFAULT_OUTPUT = rec.DEFAULT_OUTPUT
+__all__ = [
+    "DEFAULT_INPUT",
+    "DEFAULT_OUTPUT",
+    "ApiError",
+    "EmulatorState",
+    "authenticate",
+    "create_app",
+    "deep_merge",
+    "key_from_authorization",
+]
 
 # rules.Problem.kind -> the FastAPI-style `type` of a 422 detail entry.
 _DETAIL_TYPES = {
@@ -80,150 +82,18 @@ _DETAIL_TYPES = {
     "range": "value_error",
     "url": "value_error",
     "extra": "extra_forbidden",
+    "unknown": "extra_forbidden",
     "value": "value_error",
 }
-
-
-# -- plumbing ----------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    """An error answer: `{"detail": detail}` with `status`."""
-
-    def __init__(self, status: int, detail: Any) -> None:
-        super().__init__(status, detail)
-        self.status = status
-        self.detail = detail
-
-
-def detail_entry(loc: Iterable[str | int], msg: str, type_: str) -> dict[str, Any]:
-    return {"loc": list(loc), "msg": msg, "type": type_}
-
-
-def invalid(entries: list[dict[str, Any]]) -> ApiError:
-    return ApiError(422, entries)
+# Lists a `null` clears to `[]`; scalars it clears to null (inferred, §7.10).
+_LISTS = ("tools", "pre_connect_requests", "transfer_targets", "llm")
 
 
 def problems_error(problems: list[Problem]) -> ApiError:
-    return invalid(
-        [
-            detail_entry(("body", *p.path), p.message, _DETAIL_TYPES.get(p.kind, "value_error"))
-            for p in problems
-        ]
-    )
-
-
-@dataclass
-class EmulatorState:
-    """Everything the handlers share; on `app.state.emulator`."""
-
-    store: Store
-    api_keys: frozenset[str] | None = None
-    allow_loopback_tools: bool = False
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
-    tokens: tokens_mod.TokenRegistry = field(default_factory=tokens_mod.TokenRegistry)
-    platform: Any = None  # numbers, calls, sessions, webhooks: `platform.Platform`
-
-
-def key_from_authorization(header: str | None) -> tuple[str | None, str | None]:
-    """(key, None) for a well-formed header, (None, the 401 detail) otherwise."""
-    if header is None:
-        return None, "Missing authorization header"
-    value = header.strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
-    elif value.lower() == "bearer":
-        value = ""
-    if (
-        not value
-        or len(value) > MAX_API_KEY_LENGTH
-        or not value.isascii()
-        or not value.isprintable()
-        or any(ch.isspace() for ch in value)
-    ):
-        return None, "Unauthorized"
-    return value, None
-
-
-def authenticate(state: EmulatorState, header: str | None) -> str:
-    """The caller's API key, or ApiError(401). Shared by REST and the WebSocket upgrade."""
-    key, problem = key_from_authorization(header)
-    if key is None:
-        raise ApiError(401, problem)
-    if state.api_keys is not None and key not in state.api_keys:
-        raise ApiError(401, "Unauthorized")
-    return key
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-def parse_json(body: bytes) -> Any:
-    """The body as JSON, or ApiError(422) shaped like FastAPI's."""
-    if not body.strip():
-        raise invalid([detail_entry(["body"], "Field required", "missing")])
-    try:
-        value = json.loads(body, parse_constant=_reject_constant)
-        # Lone surrogates parse but cannot be stored or sent back as UTF-8.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (ValueError, RecursionError) as exc:
-        reason = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
-        if isinstance(exc, RecursionError) or "surrogate" in reason:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else "invalid text"
-        raise invalid(
-            [detail_entry(["body"], f"JSON decode error: {reason}", "json_invalid")]
-        ) from None
-    if _too_deep(value, MAX_JSON_DEPTH):
-        raise invalid(
-            [
-                detail_entry(
-                    ["body"],
-                    f"JSON decode error: nested deeper than {MAX_JSON_DEPTH} levels",
-                    "json_invalid",
-                )
-            ]
-        )
-    return value
-
-
-async def read_body(request: Request) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, "Request body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def read_object(request: Request) -> dict[str, Any]:
-    value = parse_json(await read_body(request))
-    if not isinstance(value, dict):
-        raise invalid(
-            [
-                detail_entry(
-                    ["body"],
-                    "Input should be a valid dictionary or object to extract fields from",
-                    "model_attributes_type",
-                )
-            ]
-        )
-    return value
+    return invalid([
+        detail_entry(("body", *p.path), p.message, _DETAIL_TYPES.get(p.kind, "value_error"))
+        for p in problems
+    ])
 
 
 class RequestLogMiddleware:
@@ -264,7 +134,7 @@ class RequestLogMiddleware:
 
 
 class CatchAllMiddleware:
-    """An unexpected exception becomes `500 {"detail": "Internal Server Error"}`.
+    """An unexpected exception becomes a 500 `internal_error` envelope.
 
     The exception is logged and kept in `EmulatorState.errors` (tests assert it stays
     empty); it is not re-raised, so the server's own logging stays quiet.
@@ -295,230 +165,253 @@ class CatchAllMiddleware:
             self.errors.append(exc)
             log.exception("emulator: unexpected error on %s %s", scope["method"], scope["path"])
             if not started:
-                response = JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+                response = error_response(ApiError(500, "Internal Server Error"))
                 await response(scope, receive, send)
 
 
 # -- agent records -----------------------------------------------------------------------
 
 
-def deep_merge(base: Any, change: Any) -> Any:
-    """`change` over `base`: objects merge key by key, anything else (lists too) replaces."""
-    if not (isinstance(base, dict) and isinstance(change, dict)):
-        return copy.deepcopy(change)
-    merged = copy.deepcopy(base)
-    for key, value in change.items():
-        merged[key] = deep_merge(merged[key], value) if key in merged else copy.deepcopy(value)
-    return merged
+def _header_map_to_list(body: dict[str, Any]) -> None:
+    """The docs' header map `{"Authorization": "..."}` -> `[{name, value}]` (§7.5)."""
+    for section in ("tools", "pre_connect_requests"):
+        items = body.get(section)
+        for item in items if isinstance(items, list) else []:
+            http = item.get("http") if isinstance(item, dict) else None
+            headers = http.get("headers") if isinstance(http, dict) else None
+            if isinstance(headers, dict):
+                http["headers"] = [{"name": str(k), "value": v} for k, v in headers.items()]
 
 
-def strip_read_only(body: dict[str, Any]) -> dict[str, Any]:
-    """A copy without `id`, `created_at`, `updated_at` and tool ids (they are ignored)."""
-    clean = {k: copy.deepcopy(v) for k, v in body.items() if k not in READ_ONLY}
+def _clean(body: dict[str, Any]) -> dict[str, Any]:
+    """A write body: read-only fields and tool ids ignored, header maps as lists,
+    header `last_set_at` ignored (it is read-only)."""
+    clean = {k: copy.deepcopy(v) for k, v in body.items() if k not in rec.READ_ONLY_FIELDS}
+    _header_map_to_list(clean)
     tools = clean.get("tools")
-    if isinstance(tools, list):
-        for tool in tools:
-            if isinstance(tool, dict):
-                tool.pop("id", None)
+    for tool in tools if isinstance(tools, list) else []:
+        if isinstance(tool, dict):
+            tool.pop("id", None)
+    for _, headers in rec.headers_of(clean):
+        for header in headers:
+            if isinstance(header, dict):
+                header.pop("last_set_at", None)
     return clean
 
 
-def _output_voice(body: dict[str, Any]) -> str | None:
-    output = body.get("output")
-    if isinstance(output, dict) and isinstance(output.get("voice"), str):
-        return output["voice"]
-    return None
-
-
-def echo_voice(record: dict[str, Any]) -> None:
-    """The service echoes `voice.voice_id` into `output.voice`."""
-    voice, output = record.get("voice"), record.get("output")
-    voice_id = voice.get("voice_id") if isinstance(voice, dict) else None
-    if isinstance(voice_id, str) and isinstance(output, dict):
-        output["voice"] = voice_id
-
-
-def _headers_of(tool: Any) -> list[Any]:
-    http = tool.get("http") if isinstance(tool, dict) else None
+def _headers(item: Any) -> list[Any]:
+    http = item.get("http") if isinstance(item, dict) else None
     headers = http.get("headers") if isinstance(http, dict) else None
     return headers if isinstance(headers, list) else []
 
 
-def _masks_on_create(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """'***' means "keep the stored value", and on create nothing is stored."""
-    entries = []
-    msg = "'***' keeps a stored value, and a new agent has none: send the value itself"
-    for i, tool in enumerate(record.get("tools") or []):
-        for j, header in enumerate(_headers_of(tool)):
-            if isinstance(header, dict) and header.get("value") == MASK:
-                loc = ("body", "tools", i, "http", "headers", j, "value")
-                entries.append(detail_entry(loc, msg, "value_error"))
-    llm = record.get("llm")
-    for i, entry in enumerate(llm if isinstance(llm, list) else []):
-        if isinstance(entry, dict) and entry.get("api_key") == MASK:
-            entries.append(detail_entry(("body", "llm", i, "api_key"), msg, "value_error"))
-    return entries
+def _resolve_headers(
+    item: dict[str, Any], old: Any, loc: tuple[str | int, ...], problems: list[dict[str, Any]],
+) -> None:
+    """Per header (§7.5): `value` sets, the name alone keeps, `remove: true` deletes."""
+    http = item.get("http")
+    if not isinstance(http, dict) or not isinstance(http.get("headers"), list):
+        return
+    stored = {
+        h["name"].lower(): h.get("value")
+        for h in _headers(old) if isinstance(h, dict) and isinstance(h.get("name"), str)
+    }
+    kept = []
+    for j, header in enumerate(http["headers"]):
+        if not isinstance(header, dict):
+            kept.append(header)
+            continue
+        if header.get("remove") is True:
+            continue
+        header.pop("remove", None)
+        name = header.get("name")
+        if "value" in header:
+            header["last_set_at"] = NOW  # this write's time (the store stamps it)
+        else:
+            value = stored.get(name.lower()) if isinstance(name, str) else None
+            if not isinstance(value, str):
+                problems.append(detail_entry(
+                    ("body", *loc, "http", "headers", j, "value"),
+                    f"header {name!r} has no stored value to keep: send its value",
+                    "missing"))
+                continue
+            header["value"] = value
+            # The service rewrites every header's last_set_at when the list is replaced.
+            header["last_set_at"] = NOW
+        kept.append(header)
+    http["headers"] = kept
 
 
-def new_agent_fields(body: dict[str, Any], *, allow_loopback_tools: bool) -> dict[str, Any]:
-    """A create body -> the stored fields (defaults filled, tool ids), or ApiError(422)."""
-    body = strip_read_only(body)
-    problems = check_agent(body, partial=False, allow_loopback_urls=allow_loopback_tools)
-    if problems:
-        raise problems_error(problems)
-    masked = _masks_on_create(body)
-    if masked:
-        raise invalid(masked)
-
-    record: dict[str, Any] = {"name": body["name"], "system_prompt": body["system_prompt"]}
-    if body.get("greeting") is not None:
-        record["greeting"] = body["greeting"]
-    if "voice" in body:
-        record["voice"] = body["voice"]
-    else:
-        record["voice"] = {"voice_id": _output_voice(body)}
-    record["input"] = deep_merge(DEFAULT_INPUT, body.get("input", {}))
-    record["output"] = deep_merge(DEFAULT_OUTPUT, body.get("output", {}))
-    echo_voice(record)
-    record["tools"] = [{"id": str(uuid.uuid4()), **tool} for tool in body.get("tools", [])]
-    if "llm" in body:
-        record["llm"] = body["llm"]
-    # Again on the result: a rule may span a sent value and a default (min/max_silence).
-    problems = check_agent(record, partial=False, allow_loopback_urls=allow_loopback_tools)
-    if problems:
-        raise problems_error(problems)
-    return record
-
-
-def _resolve_tools(new_tools: Any, old_tools: Any, problems: list[dict[str, Any]]) -> Any:
-    """Tools replace the old list; a tool keeps its id by name; header '***' keeps."""
-    if not isinstance(new_tools, list):
-        return new_tools
-    old_by_name = {t["name"]: t for t in (old_tools or []) if isinstance(t, dict) and "name" in t}
+def _resolve_tools(new: Any, old: Any, problems: list[dict[str, Any]]) -> Any:
+    """The list sent replaces the stored one; a tool keeps its id (and its header secrets)
+    while its name is unchanged (§7.4, §7.10)."""
+    if not isinstance(new, list):
+        return new
+    old_by_name = {t["name"]: t for t in (old or []) if isinstance(t, dict) and "name" in t}
     resolved = []
-    for i, tool in enumerate(new_tools):
+    for i, tool in enumerate(new):
         if not isinstance(tool, dict):
             resolved.append(tool)
             continue
-        old = old_by_name.get(tool.get("name"))
-        old_id = old.get("id") if old else None
-        tool = {"id": old_id if isinstance(old_id, str) else str(uuid.uuid4()), **tool}
-        old_values = {
-            h["name"].lower(): h.get("value")
-            for h in _headers_of(old)
-            if isinstance(h, dict) and isinstance(h.get("name"), str)
-        }
-        for j, header in enumerate(_headers_of(tool)):
-            if not (isinstance(header, dict) and header.get("value") == MASK):
-                continue
-            name = header.get("name")
-            kept = old_values.get(name.lower()) if isinstance(name, str) else None
-            if isinstance(kept, str):
-                header["value"] = kept
-            else:
-                problems.append(
-                    detail_entry(
-                        ("body", "tools", i, "http", "headers", j, "value"),
-                        f"'***' keeps the stored value, but tool {tool.get('name')!r} has no"
-                        f" stored header {name!r}: send the value itself",
-                        "value_error",
-                    )
-                )
+        before = old_by_name.get(tool.get("name"))
+        old_id = before.get("id") if before else None
+        tool = {"id": old_id if isinstance(old_id, str) else new_id("tool"), **tool}
+        _resolve_headers(tool, before, ("tools", i), problems)
         resolved.append(tool)
     return resolved
 
 
-def _resolve_llm(new_llm: Any, old_llm: Any, problems: list[dict[str, Any]]) -> Any:
-    """`api_key` omitted or '***' keeps the stored key of the entry at the same index."""
-    if not isinstance(new_llm, list):
-        return new_llm
-    old_entries = old_llm if isinstance(old_llm, list) else []
-    for i, entry in enumerate(new_llm):
-        if not isinstance(entry, dict) or entry.get("api_key", MASK) != MASK:
-            continue
-        old = old_entries[i] if i < len(old_entries) else None
-        kept = old.get("api_key") if isinstance(old, dict) else None
-        if isinstance(kept, str):
-            entry["api_key"] = kept
-        elif "api_key" in entry:
-            problems.append(
-                detail_entry(
-                    ("body", "llm", i, "api_key"),
-                    "'***' keeps the stored key, but there is none: send the key itself",
-                    "value_error",
-                )
-            )
-    return new_llm
+def _resolve_pre_connect(new: Any, old: Any, problems: list[dict[str, Any]]) -> Any:
+    """Pre-connect header secrets are kept by list position (§7.10)."""
+    if not isinstance(new, list):
+        return new
+    old_list = old if isinstance(old, list) else []
+    for i, entry in enumerate(new):
+        if isinstance(entry, dict):
+            before = old_list[i] if i < len(old_list) else None
+            _resolve_headers(entry, before, ("pre_connect_requests", i), problems)
+    return new
+
+
+def _check_llm_keys(body: dict[str, Any]) -> None:
+    """`llm` entries need all three fields on write; reads never return the key (§7.8)."""
+    llm = body.get("llm")
+    missing = [
+        detail_entry(("body", "llm", i, "api_key"), "Field required", "missing")
+        for i, entry in enumerate(llm if isinstance(llm, list) else [])
+        if isinstance(entry, dict) and "api_key" not in entry
+    ]
+    if missing:
+        raise invalid(missing)
+
+
+_UNKNOWN = ("extra", "unknown")
+
+
+def _checked(body: dict[str, Any], *, partial: bool, allow_loopback: bool) -> None:
+    """422 for every problem but unknown fields: those are dropped, never stored or
+    echoed (the emulator's choice, inferred: a field newer than the reference must not
+    block a client, and no field a source does not name is ever sent back)."""
+    problems = check_agent(body, partial=partial, allow_loopback_urls=allow_loopback,
+                           known_voices_only=True)
+    for problem in sorted((p for p in problems if p.kind in _UNKNOWN),
+                          key=lambda p: len(p.path), reverse=True):
+        _drop_path(body, problem.path)
+    problems = [p for p in problems if p.kind not in _UNKNOWN]
+    if problems:
+        raise problems_error(problems)
+
+
+def _drop_path(body: Any, path: tuple[str | int, ...]) -> None:
+    node = body
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+def new_agent_fields(body: dict[str, Any], *, allow_loopback_tools: bool) -> dict[str, Any]:
+    """A create body -> the stored fields (tool ids, header secrets), or ApiError(422)."""
+    body = _clean(body)
+    _checked(body, partial=False, allow_loopback=allow_loopback_tools)
+    _check_llm_keys(body)
+    found: list[dict[str, Any]] = []
+    fields = {k: v for k, v in body.items() if v is not None or k not in rec.DEFAULTS}
+    fields["tools"] = _resolve_tools(body.get("tools", []), [], found)
+    if "pre_connect_requests" in body:
+        fields["pre_connect_requests"] = _resolve_pre_connect(
+            body["pre_connect_requests"], [], found)
+    if found:
+        raise invalid(found)
+    _voice_from_output(fields)
+    return fields
+
+
+def _voice_from_output(record: dict[str, Any]) -> None:
+    """`output.voice` alone names the voice too; kept as sent (§7.3)."""
+    output = record.get("output")
+    alias = output.get("voice") if isinstance(output, dict) else None
+    if "voice" not in record and isinstance(alias, str):
+        record["voice"] = {"voice_id": alias}
 
 
 def merge_update(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """Apply a PUT body (already stripped of read-only fields) to a stored record."""
+    """A PUT body (cleaned) over a stored record, per §7.10: an omitted field is kept, a
+    present list or object replaces, `null` clears an optional field (inferred)."""
     record = copy.deepcopy(current)
     problems: list[dict[str, Any]] = []
     for key, value in body.items():
-        if key in MERGED_SECTIONS:
-            record[key] = deep_merge(record.get(key), value)
+        if value is None:
+            if key in _LISTS:
+                record[key] = []
+            else:
+                record.pop(key, None)
         elif key == "tools":
-            record["tools"] = _resolve_tools(copy.deepcopy(value), current.get("tools"), problems)
-        elif key == "llm":
-            record["llm"] = _resolve_llm(copy.deepcopy(value), current.get("llm"), problems)
-        elif key == "greeting" and value is None:
-            record.pop("greeting", None)
+            record[key] = _resolve_tools(copy.deepcopy(value), current.get("tools"), problems)
+        elif key == "pre_connect_requests":
+            record[key] = _resolve_pre_connect(
+                copy.deepcopy(value), current.get("pre_connect_requests"), problems)
         else:
             record[key] = copy.deepcopy(value)
     if problems:
         raise invalid(problems)
-    voice_alias = _output_voice(body)
-    if "voice" not in body and voice_alias is not None:
-        record["voice"] = {"voice_id": voice_alias}
-    echo_voice(record)
+    _voice_from_output(record)
     return record
 
 
+def with_defaults(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with what the service fills in on read (§7.1-§7.4, §7.9)."""
+    filled = copy.deepcopy(record)
+    for key, value in rec.DEFAULTS.items():
+        filled.setdefault(key, copy.deepcopy(value))
+    filled["input"] = deep_merge(rec.DEFAULT_INPUT, filled.get("input") or {})
+    filled["output"] = deep_merge(rec.DEFAULT_OUTPUT, filled.get("output") or {})
+    for tool in filled.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        for key, value in rec.TOOL_DEFAULTS.items():
+            tool.setdefault(key, value)
+        if isinstance(tool.get("http"), dict):
+            for key, value in rec.HTTP_DEFAULTS.items():
+                tool["http"].setdefault(key, value)
+    for entry in filled.get("pre_connect_requests") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("http"), dict):
+            for key, value in rec.HTTP_DEFAULTS.items():
+                entry["http"].setdefault(key, value)
+    return filled
+
+
 def public_view(record: dict[str, Any]) -> dict[str, Any]:
-    """The record as the service shows it: header values '***', no `llm[].api_key`."""
-    shown = {key: copy.deepcopy(record[key]) for key in RECORD_ORDER if key in record}
-    shown.update({k: copy.deepcopy(v) for k, v in record.items() if k not in shown})
-    for tool in shown.get("tools") or []:
-        for header in _headers_of(tool):
-            if isinstance(header, dict) and "value" in header:
-                header["value"] = MASK
-    llm = shown.get("llm")
-    for entry in llm if isinstance(llm, list) else []:
-        if isinstance(entry, dict):
-            entry.pop("api_key", None)
-    return shown
+    """The record as the service shows it: defaults filled, in the record's order, every
+    write-only value gone (`agentctl.record.WRITE_ONLY_PATHS`) and headers read as
+    `{name, last_set_at}`: the time of the write that last sent the header list (§7.5;
+    a header stored by an older agentctl shows the agent's `updated_at`)."""
+    shown = rec.without_write_only(with_defaults(record))
+    for _, headers in rec.headers_of(shown):
+        for header in headers:
+            if isinstance(header, dict):
+                header["last_set_at"] = header.get("last_set_at") or record.get("updated_at")
+    return rec.ordered(shown)
 
 
-def _is_agent_id(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+def list_item(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record.get(key) for key in rec.LIST_ITEM_FIELDS}
 
 
 # -- handlers ----------------------------------------------------------------------------
 
 
-def _state(request: Request) -> EmulatorState:
-    return request.app.state.emulator
-
-
-def _authorized(request: Request) -> EmulatorState:
-    state = _state(request)
-    authenticate(state, request.headers.get("authorization"))
-    return state
-
-
-def _not_found() -> ApiError:
-    return ApiError(404, "Agent not found")
+def _agent_not_found() -> ApiError:
+    return not_found("agent_not_found", "Agent not found")
 
 
 async def agents_collection(request: Request) -> Response:
-    state = _authorized(request)
+    state = authorized(request)
     if request.method == "GET":
-        return JSONResponse(state.store.list_agents())
+        return paged(request, "agents", state.store.list_agents())
     body = await read_object(request)
     fields = new_agent_fields(body, allow_loopback_tools=state.allow_loopback_tools)
     record = state.store.create_agent(fields)
@@ -526,55 +419,64 @@ async def agents_collection(request: Request) -> Response:
 
 
 async def agent_item(request: Request) -> Response:
-    state = _authorized(request)
+    state = authorized(request)
     agent_id = request.path_params["agent_id"]
     if request.method == "GET":
-        record = state.store.get_agent(agent_id) if _is_agent_id(agent_id) else None
+        record = state.store.get_agent(agent_id)
         if record is None:
-            raise _not_found()
+            raise _agent_not_found()
         return JSONResponse(public_view(record))
     if request.method == "DELETE":
-        if not (_is_agent_id(agent_id) and state.store.delete_agent(agent_id)):
-            raise _not_found()
+        if not state.store.delete_agent(agent_id):
+            raise _agent_not_found()
         return Response(status_code=204)
 
-    body = strip_read_only(await read_object(request))
-    problems = check_agent(body, partial=True, allow_loopback_urls=state.allow_loopback_tools)
-    if problems:
-        raise problems_error(problems)
-    if not _is_agent_id(agent_id):
-        raise _not_found()
+    body = _clean(await read_object(request))
+    sent = {k: v for k, v in body.items() if v is not None}
+    _checked(sent, partial=True, allow_loopback=state.allow_loopback_tools)
+    body = {k: v for k, v in body.items() if k in sent or v is None}  # unknown ones dropped
+    _check_llm_keys(body)
 
     def change(current: dict[str, Any]) -> dict[str, Any]:
         merged = merge_update(current, body)
-        stored = {k: v for k, v in merged.items() if k not in READ_ONLY}
-        found = check_agent(stored, partial=False, allow_loopback_urls=state.allow_loopback_tools)
-        if found:
-            raise problems_error(found)
+        stored = {k: v for k, v in merged.items() if k not in rec.READ_ONLY_FIELDS}
+        _checked(stored, partial=False, allow_loopback=state.allow_loopback_tools)
         return merged
 
     record = state.store.update_agent(agent_id, change)
     if record is None:
-        raise _not_found()
+        raise _agent_not_found()
     return JSONResponse(public_view(record))
 
 
 async def token(request: Request) -> Response:
-    """`GET /v1/token?expires_in_seconds=N` -> `{"token": ...}`, a one-time token."""
-    state = _authorized(request)
-    raw = request.query_params.get("expires_in_seconds")
-    seconds = tokens_mod.DEFAULT_EXPIRES_IN_SECONDS
-    loc = ["query", "expires_in_seconds"]
-    if raw is not None:
-        try:
-            seconds = int(raw)
-        except ValueError:
-            msg = "Input should be a valid integer, unable to parse string as an integer"
-            raise invalid([detail_entry(loc, msg, "int_parsing")]) from None
+    """`GET /v1/token?expires_in_seconds=N[&max_session_duration_seconds=M]` (§9):
+    `{token, expires_in_seconds}`; `expires_in_seconds` is required, 1-600."""
+    state = authorized(request)
+    seconds = int_param(request, "expires_in_seconds", default=None,
+                        lo=tokens_mod.MIN_EXPIRES_IN_SECONDS,
+                        hi=tokens_mod.MAX_EXPIRES_IN_SECONDS)
+    int_param(request, "max_session_duration_seconds", default=10800, lo=60, hi=10800)
+    assert seconds is not None
+    return JSONResponse({"token": state.tokens.issue(seconds), "expires_in_seconds": seconds})
+
+
+async def tokens_post(request: Request) -> Response:
+    """`POST /v1/tokens {expires_in_seconds}` (1-600, default 60) -> `{token, expires_at}`
+    (the SDK's variant, §9; `expires_at` as ISO 8601 UTC is inferred)."""
+    from datetime import datetime, timedelta, timezone
+
+    state = authorized(request)
+    body = await read_object(request)
+    seconds = body.get("expires_in_seconds", tokens_mod.DEFAULT_EXPIRES_IN_SECONDS)
     lo, hi = tokens_mod.MIN_EXPIRES_IN_SECONDS, tokens_mod.MAX_EXPIRES_IN_SECONDS
-    if not lo <= seconds <= hi:
-        raise invalid([detail_entry(loc, f"must be between {lo} and {hi}", "value_error")])
-    return JSONResponse({"token": state.tokens.issue(seconds)})
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not lo <= seconds <= hi:
+        raise invalid([detail_entry(("body", "expires_in_seconds"),
+                                    f"must be an integer between {lo} and {hi}",
+                                    "value_error")])
+    expires = datetime.now(timezone.utc) + timedelta(seconds=seconds)  # noqa: UP017
+    return JSONResponse({"token": state.tokens.issue(seconds),
+                         "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
 
 async def emulator_requests(request: Request) -> Response:
@@ -582,7 +484,7 @@ async def emulator_requests(request: Request) -> Response:
     (`emulator serve --host 0.0.0.0` must not hand it to the network)."""
     if not is_loopback(request.client.host if request.client else ""):
         raise ApiError(404, "Not Found")
-    entries = _state(request).requests
+    entries = state_of(request).requests
     if request.method == "DELETE":
         del entries[:]
         return Response(status_code=204)
@@ -613,9 +515,7 @@ def _closing(request: Request) -> dict[str, str]:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status, headers=_closing(request)
-    )
+    return error_response(exc, _closing(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -623,7 +523,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     headers = {**(exc.headers or {}), **_closing(request)}
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=headers)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    return error_response(ApiError(exc.status_code, str(exc.detail), code=code), headers)
 
 
 RouteFactory = Callable[[EmulatorState], list[BaseRoute]]
@@ -637,6 +538,7 @@ def create_app(
     requests: list[dict[str, Any]] | None = None,
     extra_routes: RouteFactory | None = None,
     live: Any = None,
+    page_size: int | None = None,
     platform: Any = None,
 ) -> Starlette:
     """The emulator as an ASGI app over `store`.
@@ -644,25 +546,28 @@ def create_app(
     `api_keys`: the accepted keys (None: any well-formed key). `allow_loopback_tools`:
     accept http://127.0.0.1 tool URLs (for live-session tests). `requests`: the list the
     request log appends to (a new one if None; also `app.state.emulator.requests`).
-    `extra_routes`: builds more routes from the shared state; this is where the live
-    session's `WebSocketRoute("/v1/ws", ...)` plugs in (auth via `authenticate()` or
-    `state.tokens.redeem()`). `live`: the live session's options (`live.LiveOptions` or
-    a dict of them: script, speed, resume_window, drop_after_events).
+    `extra_routes`: builds more routes from the shared state. `live`: the live session's
+    options (`live.LiveOptions` or a dict of them). `page_size`: a list's default `limit`
+    (50 like the service; tests use small pages).
     """
+    from agentctl.emulator.plumbing import DEFAULT_PAGE_SIZE
+
     state = EmulatorState(
         store=store,
         api_keys=None if api_keys is None else frozenset(api_keys),
         allow_loopback_tools=allow_loopback_tools,
         requests=[] if requests is None else requests,
+        page_size=page_size or DEFAULT_PAGE_SIZE,
     )
     routes: list[BaseRoute] = [
         Route("/v1/agents", agents_collection, methods=["GET", "POST"]),
         Route("/v1/agents/{agent_id}", agent_item, methods=["GET", "PUT", "DELETE"]),
         Route("/v1/token", token, methods=["GET"]),
-        # The live session: WebSocket `/v1/ws` comes from `live.py` (below).
+        Route("/v1/tokens", tokens_post, methods=["POST"]),
         Route("/_emulator/requests", emulator_requests, methods=["GET", "DELETE"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
+    # The live session (WebSocket `/v1/ws`) imports plumbing, not this module.
     from agentctl.emulator.live import live_routes
 
     live_route_list, live_service = live_routes(state, live)

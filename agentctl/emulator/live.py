@@ -69,14 +69,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agentctl import g711
 from agentctl import protocol as P
-from agentctl.emulator.app import (
-    DEFAULT_INPUT,
-    DEFAULT_OUTPUT,
-    EmulatorState,
-    deep_merge,
-    key_from_authorization,
-)
 from agentctl.emulator.limits import MAX_SESSION_HISTORY, append_bounded
+from agentctl.emulator.plumbing import EmulatorState, deep_merge, key_from_authorization
 from agentctl.emulator.script import Script, ToolCallStep, load_script, parse_script, render
 from agentctl.emulator.speech import (
     CHUNK_MS,
@@ -85,6 +79,7 @@ from agentctl.emulator.speech import (
     word_timings,
 )
 from agentctl.emulator.tokens import ResumeTokens
+from agentctl.record import DEFAULT_INPUT, DEFAULT_OUTPUT
 from agentctl.spec.rules import check_agent, format_path
 
 log = logging.getLogger("agentctl.emulator.live")

@@ -17,11 +17,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-UUID = {"type": "string", "format": "uuid",
-        "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
+from agentctl.record import RECORD_ORDER, REQUIRED_ON_CREATE
+
+AGENT_ID = {"type": "string", "pattern": "^agent_[0-9a-f]{32}$"}
+TOOL_ID = {"type": "string", "pattern": "^tool_[0-9a-f]{32}$"}
 TIMESTAMP = {"type": "string", "format": "date-time",
              "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"}
-READ_ONLY = ("id", "created_at", "updated_at")
 SPEC_ONLY = ("$schema",)  # an editor hint in spec files; agentctl drops it before sending
 
 
@@ -69,7 +70,9 @@ def _create_schema(spec: dict[str, Any]) -> dict[str, Any]:
 def _update_schema(create: dict[str, Any]) -> dict[str, Any]:
     body = copy.deepcopy(create)
     body.pop("required", None)  # every field optional: omitted fields stay as they are
-    body["properties"]["greeting"] = {"type": ["string", "null"]}  # null removes it
+    for name, prop in body["properties"].items():  # null clears an optional field
+        if name not in REQUIRED_ON_CREATE and isinstance(prop.get("type"), str):
+            prop["type"] = [prop["type"], "null"]
     return body
 
 
@@ -77,21 +80,42 @@ def _agent_schema(create: dict[str, Any]) -> dict[str, Any]:
     """A full record as GET/POST/PUT answer it: defaults filled, ids, secrets masked."""
     agent = copy.deepcopy(create)
     props = agent["properties"]
-    props["id"], props["created_at"], props["updated_at"] = UUID, TIMESTAMP, TIMESTAMP
-    props["greeting"] = {"type": "string"}  # absent rather than null
-    props["voice"]["properties"]["voice_id"] = {"type": ["string", "null"]}
-    agent["required"] = ["id", "name", "system_prompt", "voice", "input", "output", "tools",
-                         "created_at", "updated_at"]
-    props["input"]["required"] = ["type", "format", "keyterms", "turn_detection"]
-    props["output"]["required"] = ["type", "format", "volume"]
+    props["id"], props["created_at"], props["updated_at"] = AGENT_ID, TIMESTAMP, TIMESTAMP
+    agent["required"] = list(RECORD_ORDER)  # every field, defaults filled on read
+    props["input"]["required"] = ["type", "format"]
+    props["output"]["required"] = ["type", "format"]
     tool = props["tools"]["items"]
-    tool["properties"]["id"] = UUID
-    tool["required"] = sorted({*tool.get("required", []), "id"})
-    header = tool["properties"]["http"]["properties"]["headers"]["items"]
-    header["properties"]["value"] = {"const": "***"}  # write-only
-    llm_entry = props["llm"]["items"]
-    llm_entry["properties"].pop("api_key", None)  # write-only: never read back
+    tool["properties"]["id"] = TOOL_ID
+    tool["required"] = sorted({*tool.get("required", []), "id", "timeout_seconds",
+                               "execution_mode"})
+    # Write-only values are never read back; headers read as {name, last_set_at} (§7.5).
+    read_header = {"type": "object", "additionalProperties": False,
+                   "required": ["name", "last_set_at"],
+                   "properties": {"name": {"type": "string"}, "last_set_at": TIMESTAMP}}
+    for holder in (tool, props["pre_connect_requests"]["items"]):
+        holder["properties"]["http"]["properties"]["headers"] = {
+            "type": "array", "items": read_header}
+        holder["properties"]["http"]["required"] = ["url", "http_method"]
+    props["llm"]["items"]["properties"].pop("api_key", None)
     return agent
+
+
+PAGING = [
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+
+
+def _page(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The §5 list envelope."""
+    return {"type": "object", "additionalProperties": False,
+            "required": [key, "has_more", "response_metadata"],
+            "properties": {key: {"type": "array", "items": item},
+                           "has_more": {"type": "boolean"},
+                           "response_metadata": {
+                               "type": "object", "required": ["next_cursor"],
+                               "properties": {"next_cursor": {"type": "string"}}}}}
 
 
 @functools.cache
@@ -103,9 +127,10 @@ def openapi_document() -> dict[str, Any]:
     agent_id = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}
     unauthorized = _error("No, malformed or unknown key: `Missing authorization header` or"
                           " `Unauthorized`.")
-    invalid = _error("The body or a parameter is invalid: FastAPI-style details.")
+    invalid = _error("The body or a parameter is invalid: `validation_error`, one `errors[]`"
+                     " entry per field (`param` = its path), `detail` in FastAPI's list form.")
     too_large = _error("The body is larger than 4 MiB.")
-    not_found = _error("No agent with that id.")
+    not_found = _error("No agent with that id: `agent_not_found`.")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -120,11 +145,12 @@ def openapi_document() -> dict[str, Any]:
             "/v1/agents": {
                 "get": {
                     "operationId": "listAgents",
-                    "summary": "List agents, newest first",
+                    "summary": "List agents, newest first, a page at a time",
+                    "parameters": PAGING,
                     "responses": {
-                        "200": _json({"type": "array", "items": _ref("AgentListItem")},
-                                     "Every agent, lightweight."),
-                        "401": unauthorized,
+                        "200": _json(_page("agents", _ref("AgentListItem")),
+                                     "One page of lightweight items."),
+                        "401": unauthorized, "422": invalid,
                     },
                 },
                 "post": {
@@ -169,16 +195,53 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [
                         {"name": "product", "in": "query", "required": False,
                          "schema": {"type": "string"}},
-                        {"name": "expires_in_seconds", "in": "query", "required": False,
+                        {"name": "expires_in_seconds", "in": "query", "required": True,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 600}},
+                        {"name": "max_session_duration_seconds", "in": "query",
+                         "required": False,
+                         "schema": {"type": "integer", "minimum": 60, "maximum": 10800}},
                     ],
                     "responses": {
                         "200": _json({"type": "object", "additionalProperties": False,
-                                      "required": ["token"],
+                                      "required": ["token", "expires_in_seconds"],
                                       "properties": {"token": {"type": "string",
-                                                               "minLength": 1}}},
+                                                               "minLength": 1},
+                                                     "expires_in_seconds": {
+                                                         "type": "integer"}}},
                                      "The token."),
                         "401": unauthorized, "422": invalid,
+                    },
+                },
+            },
+            "/v1/tokens": {
+                "post": {
+                    "operationId": "createToken",
+                    "summary": "A one-time token (the SDK's variant)",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"expires_in_seconds": {
+                            "type": "integer", "minimum": 1, "maximum": 600}}}}}},
+                    "responses": {
+                        "200": _json({"type": "object", "additionalProperties": False,
+                                      "required": ["token", "expires_at"],
+                                      "properties": {"token": {"type": "string",
+                                                               "minLength": 1},
+                                                     "expires_at": TIMESTAMP}},
+                                     "The token."),
+                        "401": unauthorized, "422": invalid,
+                    },
+                },
+            },
+            "/v1/builtin-tools": {
+                "get": {
+                    "operationId": "listBuiltinTools",
+                    "summary": "The platform tools an agent may attach by name",
+                    "responses": {
+                        "200": _json({"type": "object", "additionalProperties": False,
+                                      "required": ["builtin_tools"],
+                                      "properties": {"builtin_tools": {
+                                          "type": "array", "items": {"type": "object"}}}},
+                                     "The tools."),
+                        "401": unauthorized,
                     },
                 },
             },
@@ -194,15 +257,27 @@ def openapi_document() -> dict[str, Any]:
                 "AgentListItem": {
                     "type": "object", "additionalProperties": False,
                     "required": ["id", "name", "created_at", "updated_at"],
-                    "properties": {"id": UUID, "name": {"type": "string"},
+                    "properties": {"id": AGENT_ID, "name": {"type": "string"},
                                    "created_at": TIMESTAMP, "updated_at": TIMESTAMP},
                 },
                 "Error": {
-                    "type": "object", "additionalProperties": False, "required": ["detail"],
-                    "properties": {"detail": {"anyOf": [
-                        {"type": "string"},
-                        {"type": "array", "items": _ref("ErrorDetail")},
-                    ]}},
+                    "type": "object", "additionalProperties": False,
+                    "required": ["code", "message", "param", "request_id", "errors", "detail"],
+                    "properties": {
+                        "code": {"type": "string", "minLength": 1},
+                        "message": {"type": "string", "minLength": 1},
+                        "param": {"type": ["string", "null"]},
+                        "request_id": {"type": "string", "minLength": 1},
+                        "errors": {"anyOf": [{"type": "null"}, {"type": "array", "items": {
+                            "type": "object", "additionalProperties": False,
+                            "required": ["message", "param"],
+                            "properties": {"message": {"type": "string"},
+                                           "param": {"type": ["string", "null"]}}}}]},
+                        "detail": {"anyOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": _ref("ErrorDetail")},
+                        ]},
+                    },
                 },
                 "ErrorDetail": {
                     "type": "object", "additionalProperties": False,

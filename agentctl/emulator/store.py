@@ -5,6 +5,10 @@ event loop thread, but tests and `--local` may touch the store from other thread
 WAL mode and a busy timeout let a second process (say `emulator serve` and a `--local`
 command) share the file without "database is locked" errors.
 
+Files written by an older agentctl are served as they are: their UUID agent ids stay
+valid (ids are opaque), their header entries `{name, value}` are this layout's too, and
+defaults are filled on read. A file of a newer layout is refused (`StoreVersionError`).
+
 Records are stored whole, as JSON, *including* write-only values (tool header values,
 `llm[].api_key`); masking them is the API layer's job (`app.py`), so nothing here ever
 decides what a client may see. `id`, `name`, `created_at` and `updated_at` are also
@@ -25,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
+# A value a write may hold anywhere in a record: the store replaces it with the write's
+# own timestamp (e.g. a header's `last_set_at`), which the caller cannot know in advance.
+NOW = "\x00now"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -44,6 +51,10 @@ CREATE INDEX IF NOT EXISTS agents_newest_first ON agents (created_at DESC, seq D
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _UTC = timezone.utc  # noqa: UP017 (datetime.UTC is 3.11+, and we support 3.10)
+
+
+class StoreVersionError(sqlite3.DatabaseError):
+    """The file was written by a newer agentctl: its layout is not known here."""
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -80,6 +91,13 @@ class Store:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+                row = db.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                found = str(row[0]) if row else str(SCHEMA_VERSION)
+                if not found.isdigit() or int(found) > SCHEMA_VERSION:
+                    raise StoreVersionError(
+                        f"its layout is version {found}, newer than this agentctl knows "
+                        f"({SCHEMA_VERSION}); upgrade agentctl or use another file")
         except BaseException:
             self._db.close()
             self._db = None
@@ -138,7 +156,9 @@ class Store:
         """Store a new agent; assigns `id`, `created_at` and `updated_at`. Returns the record."""
         with self._transaction() as db:
             now = self._next_timestamp()
-            record = {**fields, "id": str(uuid.uuid4()), "created_at": now, "updated_at": now}
+            agent_id = f"agent_{uuid.uuid4().hex}"  # §4: agent_ + 32 lowercase hex
+            record = {**_stamped(fields, now), "id": agent_id, "created_at": now,
+                      "updated_at": now}
             db.execute(
                 "INSERT INTO agents (id, name, created_at, updated_at, record)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -172,7 +192,7 @@ class Store:
             changed = change(json.loads(row[0]))
             now = self._next_timestamp(after=current["updated_at"])
             record = {
-                **changed,
+                **_stamped(changed, now),
                 "id": current["id"],
                 "created_at": current["created_at"],
                 "updated_at": now,
@@ -209,6 +229,17 @@ class Store:
         """Delete every agent (for tests and `--local` resets)."""
         with self._transaction() as db:
             db.execute("DELETE FROM agents")
+
+
+def _stamped(value: Any, now: str) -> Any:
+    """`value` with every NOW replaced by `now`."""
+    if value == NOW:
+        return now
+    if isinstance(value, dict):
+        return {k: _stamped(v, now) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stamped(v, now) for v in value]
+    return value
 
 
 def _name_of(record: dict[str, Any]) -> str:

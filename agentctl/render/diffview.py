@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentctl.spec.plan import MISSING, Change, mask_value
-from agentctl.spec.rules import format_path
+from agentctl.record import MISSING, format_path, mask_value
+
+if TYPE_CHECKING:
+    from agentctl.spec.plan import Change
 
 # (style, text): style is "add", "remove", "change" or "" for context.
 Line = tuple[str, str]

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any
 
 from agentctl.errors import UsageError
+from agentctl.record import RECORD_ORDER  # the record's own field order
 from agentctl.render.redact import escape_json_text, has_bidi_controls, safe_data, safe_text
 from agentctl.secretset import SecretSet
 
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agentctl.render.table import Column
-
-RECORD_ORDER = (
-    "id", "name", "system_prompt", "greeting", "voice", "input", "output", "tools", "llm",
-    "created_at", "updated_at",
-)
 
 
 class OutputMode(StrEnum):

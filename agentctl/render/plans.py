@@ -6,9 +6,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from agentctl.record import MISSING, format_path, mask_value
 from agentctl.render.output import OutputMode
-from agentctl.spec.plan import MISSING, mask_value
-from agentctl.spec.rules import format_path
 
 if TYPE_CHECKING:
     from agentctl.render.output import Output

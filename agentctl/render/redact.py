@@ -14,14 +14,12 @@ scrubbed of them. Stdlib only: Tab's fast path uses it too.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from agentctl.record import MASK  # the one home of the mask
 from agentctl.secretset import MIN_SECRET, SecretSet
-
-MASK = "***"
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -99,17 +97,8 @@ def escape_json_text(text: str) -> str:
 
 
 def mask_record(record: Any) -> Any:
-    """A copy with tool header values and LLM API keys replaced by ***."""
-    if not isinstance(record, dict):
-        return record
-    masked = copy.deepcopy(record)
-    for tool in masked.get("tools") or []:
-        http = tool.get("http") if isinstance(tool, dict) else None
-        if isinstance(http, dict):
-            for header in http.get("headers") or []:
-                if isinstance(header, dict) and "value" in header:
-                    header["value"] = MASK
-    for entry in masked.get("llm") or []:
-        if isinstance(entry, dict) and entry.get("api_key"):
-            entry["api_key"] = MASK
-    return masked
+    """A copy with every write-only value (`agentctl.record.WRITE_ONLY_PATHS`: tool and
+    pre-connect header values, LLM keys) replaced by ***."""
+    from agentctl.record import mask
+
+    return mask(record) if isinstance(record, dict) else record

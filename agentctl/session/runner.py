@@ -363,6 +363,11 @@ class LiveSession:
                     break
         if refusal is not None:
             raise _refused(refusal)
+        if exc.code == P.CLOSE_POLICY and exc.reason in P.ERROR_CODES:
+            # The error event itself can be lost when the service closes at once (the
+            # close frame survives it); its close reason names the code.
+            raise _refused({"code": exc.reason, "message": "the service closed the "
+                            f"connection ({exc.code})"})
         if exc.code == P.CLOSE_POLICY:
             raise RejectedError(f"connect: the service closed the connection ({exc.code}"
                                 f"{': ' + exc.reason if exc.reason else ''})")
@@ -404,6 +409,11 @@ class LiveSession:
                 if self._fatal is not None:
                     raise error_for_session_error(self._fatal, "connect: the service ended "
                                                   "the session") from None
+                if exc.code == P.CLOSE_POLICY and exc.reason in P.ERROR_CODES:
+                    # The error event was lost to the close; its reason names the code.
+                    raise error_for_session_error(
+                        {"code": exc.reason, "message": "the service closed the session "
+                         f"({exc.code})"}, "connect: the service ended the session") from None
                 if exc.code == P.CLOSE_POLICY:
                     raise RejectedError("connect: the service closed the session "
                                         f"({exc.code}{': ' + exc.reason if exc.reason else ''})"

@@ -71,6 +71,7 @@ class Socket:
                 max_size=MAX_MESSAGE_BYTES,
                 # Loopback (the emulator) never goes through a proxy.
                 proxy=None if is_loopback_url(url) else True,
+                logger=_library_log(),
             )
             connection = connection.__enter__()  # the sync client wants a context manager
         except InvalidStatus as exc:
@@ -146,6 +147,19 @@ class Socket:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a broken socket: nothing left to do
             self._ws.close()
+
+
+def _library_log() -> Any:
+    """The websockets library's log: its own reports (e.g. a traceback when the peer's
+    TCP reset races its close frame) must not reach our stderr; every failure reaches us
+    as an exception. A NullHandler keeps Python's last-resort handler quiet, and a logging
+    setup of the caller's (--debug) still sees the records."""
+    import logging
+
+    log = logging.getLogger("agentctl.session.websockets")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    return log
 
 
 def _closed(exc: Any) -> Closed:

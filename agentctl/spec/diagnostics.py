@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentctl.errors import SpecError
-from agentctl.spec.rules import READ_ONLY_FIELDS, check_agent, format_path
+from agentctl.record import (
+    MASK,
+    READ_ONLY_FIELDS,
+    format_path,
+    headers_of,
+    write_only_values,
+)
+from agentctl.spec.rules import check_agent
 
 if TYPE_CHECKING:
     from agentctl.spec.load import Path, SpecDocument
@@ -71,6 +78,12 @@ def strip_read_only(doc: SpecDocument) -> list[Diagnostic]:
                     diagnostic(doc, ("tools", i, "id"), "read-only field ignored", "warning")
                 )
                 del tool["id"]
+    for path, headers in headers_of(data):
+        for j, header in enumerate(headers):
+            if isinstance(header, dict) and "last_set_at" in header:
+                warnings.append(diagnostic(doc, (*path, j, "last_set_at"),
+                                           "read-only field ignored", "warning"))
+                del header["last_set_at"]
     return sorted(warnings, key=lambda d: d.line)
 
 
@@ -84,7 +97,15 @@ def collect_problems(
     """
     body: Any = {k: v for k, v in doc.data.items() if k not in EDITOR_KEYS}
     problems = check_agent(body, partial=partial, allow_loopback_urls=allow_loopback_urls)
-    found = [diagnostic(doc, p.path, p.message) for p in problems]
+    # An unknown field with no close known one may be newer than agentctl: a warning,
+    # and it is sent as is. A near miss ("did you mean") is an error.
+    found = [diagnostic(doc, p.path, p.message, "warning" if p.kind == "unknown" else "error")
+             for p in problems]
+    for path, value in write_only_values(body):
+        if value == MASK:
+            found.append(diagnostic(
+                doc, path, f'"{MASK}" is the mask a read shows, not a value; leave `value` '
+                "out to keep the stored one, or give the secret as ${VAR}"))
     return sorted(found, key=lambda d: d.line)  # stable: same line keeps the rules' order
 
 
@@ -98,11 +119,13 @@ def validate_documents(
     """
     warnings: list[str] = []
     errors: list[Diagnostic] = []
+    warnings_found: list[Diagnostic] = []
     for doc in docs:
         warnings.extend(str(w) for w in strip_read_only(doc))
-        errors.extend(
-            collect_problems(doc, partial=partial, allow_loopback_urls=allow_loopback_urls)
-        )
+        for found in collect_problems(doc, partial=partial,
+                                      allow_loopback_urls=allow_loopback_urls):
+            (errors if found.severity == "error" else warnings_found).append(found)
+    warnings.extend(str(w) for w in warnings_found)
     if errors:
         rest = len(errors) - 1
         hint = None

@@ -1,4 +1,9 @@
-"""`get --export`: a server record -> a spec that create -f / apply -f accept unchanged."""
+"""`get --export`: a server record -> a spec that create -f / apply -f accept unchanged.
+
+Read-only fields go (`id`, timestamps, tool ids, header `last_set_at`); every write-only
+value (`agentctl.record.WRITE_ONLY_PATHS`: tool and pre-connect header values, the LLM
+key) becomes a `${VAR}` placeholder, since reads never return them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,13 @@ import copy
 import re
 from typing import Any
 
-from agentctl.spec.rules import MASK, READ_ONLY_FIELDS
+from agentctl.record import (
+    HEADER_READ_ONLY,
+    READ_ONLY_FIELDS,
+    headers_of,
+    is_default,
+    write_only_values,
+)
 
 
 def variable_name(*parts: str) -> str:
@@ -19,7 +30,8 @@ def variable_name(*parts: str) -> str:
 def export_spec(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The spec and the variables its secrets need (in order of appearance)."""
     spec = {k: copy.deepcopy(v) for k, v in record.items() if k not in READ_ONLY_FIELDS}
-    spec = {k: v for k, v in spec.items() if v is not None}
+    # What the service fills in when nothing is said (null, [], ...) is left unsaid.
+    spec = {k: v for k, v in spec.items() if v is not None and not is_default((k,), v)}
     variables: list[str] = []
 
     def claim(name: str) -> str:
@@ -38,19 +50,17 @@ def export_spec(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if echoed:
         output.pop("voice")
     for tool in spec.get("tools") or []:
-        if not isinstance(tool, dict):
-            continue
-        tool.pop("id", None)
-        http = tool.get("http")
-        if isinstance(http, dict):
-            for header in http.get("headers") or []:
-                if isinstance(header, dict) and "value" in header:
-                    header["value"] = claim(variable_name(str(tool.get("name", "tool")),
-                                                          str(header.get("name", "header"))))
-                    for extra in [k for k in header if k not in ("name", "value")]:
-                        header.pop(extra)
+        if isinstance(tool, dict):
+            tool.pop("id", None)
+    for path, headers in headers_of(spec):
+        owner = _owner(spec, path)
+        for header in headers:
+            if isinstance(header, dict):
+                for key in HEADER_READ_ONLY:
+                    header.pop(key, None)
+                header["value"] = claim(variable_name(owner, str(header.get("name", "header"))))
     for index, entry in enumerate(spec.get("llm") or []):
-        if isinstance(entry, dict) and entry.get("api_key") in (MASK, ""):
+        if isinstance(entry, dict):  # reads never return the key: it is always needed
             entry["api_key"] = claim(variable_name("llm", str(index), "api_key")
                                      if index else "LLM_API_KEY")
     return spec, variables
@@ -68,13 +78,13 @@ def secret_placeholders(spec: dict[str, Any]) -> dict[tuple[str | int, ...], str
         if match:
             found[path] = match.group(1)
 
-    for i, tool in enumerate(spec.get("tools") or []):
-        http = tool.get("http") if isinstance(tool, dict) else None
-        headers = http.get("headers") if isinstance(http, dict) else None
-        for j, header in enumerate(headers if isinstance(headers, list) else []):
-            if isinstance(header, dict):
-                note(("tools", i, "http", "headers", j, "value"), header.get("value"))
-    for i, entry in enumerate(spec.get("llm") or []):
-        if isinstance(entry, dict):
-            note(("llm", i, "api_key"), entry.get("api_key"))
+    for path, value in write_only_values(spec):
+        note(path, value)
     return found
+
+
+def _owner(spec: dict[str, Any], path: tuple[str | int, ...]) -> str:
+    """A placeholder's prefix: the tool's name, or `pre_connect_<i>`."""
+    if path[0] == "tools":
+        return str(spec["tools"][path[1]].get("name", "tool"))
+    return f"{path[0]}_{path[1]}".replace("_requests", "")

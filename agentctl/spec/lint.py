@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from agentctl.record import MASK
 from agentctl.spec.builtins import RESERVED_TOOL_NAMES
 from agentctl.spec.diagnostics import Diagnostic, diagnostic
-from agentctl.spec.rules import KNOWN_VOICES, MASK
+from agentctl.spec.rules import KNOWN_VOICES
 
 if TYPE_CHECKING:
     from agentctl.spec.load import Path, SpecDocument
@@ -88,13 +89,16 @@ def _lint(doc: SpecDocument, partial: bool) -> list[Diagnostic]:
 
 def _check_voice(path: Path, voice_id: str, warn: Warn) -> None:
     if voice_id not in KNOWN_VOICES:
-        warn(path, f"unknown voice {voice_id!r} (known: {', '.join(KNOWN_VOICES)}); "
-                   "check the service's Voices page")
+        warn(path, f"unknown voice {voice_id!r}: the service refuses voices it does not "
+                   "know (the known ones: docs/specs.md)")
 
 
 def _lint_tool(doc: SpecDocument, path: Path, tool: dict[str, Any], partial: bool,
                warn: Warn) -> None:
     label = f"{tool['name']!r}" if isinstance(tool.get("name"), str) else "this tool"
+    own = any(key in tool for key in ("description", "parameters", "http"))
+    if tool.get("name") in RESERVED_TOOL_NAMES and not own:
+        return  # a platform tool attached by name (§7.4)
     if tool.get("name") in RESERVED_TOOL_NAMES:
         warn((*path, "name"), f"{label} is the name of a platform tool (reserved; see "
                               "agentctl builtin-tools): give the agent's own tool another name")
@@ -130,11 +134,7 @@ def _check_secret(doc: SpecDocument, path: Path, value: Any, partial: bool, warn
     if not isinstance(value, str) or not value or path in doc.variables:
         return
     if value == MASK:
-        # The mask a read returns: an update keeps the stored value, a create stores "***".
-        if not partial:
-            warn(path, f'"{MASK}" is the mask a read returns; a create would store it as '
-                       "the value: use ${VAR}")
-        return
+        return  # validate refuses it (the mask is never a value to send)
     warn(path, "looks like a literal secret; use ${VAR}")
 
 

@@ -1,9 +1,11 @@
 """Pure planning: a spec against a server record -> the changes and the update body.
 
 Only fields the spec states are compared (like `kubectl apply`): defaults the service
-fills in and read-only fields it adds are not differences. Write-only values (tool
-header values, LLM keys) cannot be read back, so they are never reported as changes;
-they are sent whenever the part that holds them is sent.
+fills in and read-only fields it adds are not differences. Write-only values
+(`agentctl.record.WRITE_ONLY_PATHS`) cannot be read back, so they are never reported as
+changes; they are sent whenever the part that holds them is sent. A header without a
+value keeps the stored one (§7.5); `llm` is sent only when it changed, and then needs its
+key (`Plan.missing_keys`).
 """
 
 from __future__ import annotations
@@ -12,17 +14,23 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from agentctl.spec.rules import MASK, READ_ONLY_FIELDS
+from agentctl.record import (
+    HEADER_READ_ONLY,
+    MASK,
+    MISSING,
+    READ_ONLY_FIELDS,
+    headers_of,
+    is_default,
+    is_write_only,
+    llm_missing_keys,
+    mask_value,
+)
+
+__all__ = ["MISSING", "AgentPlan", "Change", "Plan", "mask_value", "plan_agent", "plan_update"]
 
 Path = tuple[str | int, ...]
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-MISSING: Any = _Missing()
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,11 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    @property
+    def missing_keys(self) -> list[Path]:
+        """`llm` entries the body would send without their key (the service needs it)."""
+        return llm_missing_keys(self.body)
 
 
 def plan_update(current: dict[str, Any], spec: dict[str, Any]) -> Plan:
@@ -78,40 +91,35 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def is_write_only(path: Path) -> bool:
-    """tools[i].http.headers[j].value and llm[i].api_key."""
-    names = tuple(p for p in path if isinstance(p, str))
-    return names in (("tools", "http", "headers", "value"), ("llm", "api_key"))
-
-
-def mask_value(path: Path, value: Any) -> Any:
-    """The value as it may be shown: write-only leaves replaced by ***."""
-    if value is MISSING:
-        return value
-    if is_write_only(path):
-        return MASK
-    if isinstance(value, dict):
-        return {k: mask_value((*path, k), v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_value((*path, i), v) for i, v in enumerate(value)]
-    return value
-
-
 def _empty(value: Any) -> bool:
     return value is MISSING or value is None or value == [] or value == {} or value == ""
 
 
+def _read_only_key(path: Path) -> bool:
+    """A key the service sets, inside a list item: a tool's `id`, a header's
+    `last_set_at`. Found in a spec made from a read; never a difference."""
+    if len(path) == 3 and path[0] == "tools" and path[2] == "id":
+        return True
+    return path[-1] in HEADER_READ_ONLY and len(path) >= 3 and path[-3] == "headers"
+
+
 def _diff(path: Path, wanted: Any, have: Any) -> list[Change]:
     if is_write_only(path):
-        # Unreadable on the server: a header that exists is taken as set, and so is the
-        # key of an llm entry that exists (reads omit the key or leave it blank).
-        unreadable = have is not MISSING or path[:1] == ("llm",)
-        return [] if unreadable or _empty(wanted) else [Change(path, have, wanted)]
+        # Unreadable on the server: the header (or llm entry) that holds it exists, so
+        # the value is taken as set. Rotating it means sending it: see plan_update.
+        return []
+    if _read_only_key(path):
+        return []
     if _empty(wanted) and _empty(have):
         return []
+    if have is MISSING and is_default(path, wanted):
+        return []  # the spec states what the service assumes anyway
     if isinstance(wanted, dict) and isinstance(have, dict):
         changes: list[Change] = []
         for key, value in wanted.items():
+            if key == "remove" and value is True and path[-2:-1] == ("headers",):
+                changes.append(Change(path, have, MISSING))  # a header removed
+                continue
             changes.extend(_diff((*path, key), value, have.get(key, MISSING)))
         return changes
     if isinstance(wanted, list) and isinstance(have, list):
@@ -145,16 +153,21 @@ def _named_items(items: list[Any]) -> bool:
 def _diff_named(path: Path, wanted: list[Any], have: list[Any]) -> list[Change]:
     """Lists of named things (tools, headers): matched by name, so a reorder reads well."""
     have_by_name = {item["name"]: item for item in have}
-    wanted_names = [item["name"] for item in wanted]
+    # A header marked `remove: true` is meant to be gone: not there is no difference.
+    wanted_names = [item["name"] for item in wanted if item.get("remove") is not True]
     changes: list[Change] = []
     for index, item in enumerate(wanted):
         old = have_by_name.get(item["name"])
+        if old is None and item.get("remove") is True:
+            continue
         if old is None:
             changes.append(Change((*path, index), MISSING, item))
         else:
             changes.extend(_diff((*path, index), item, old))
     for index, item in enumerate(have):
-        if item["name"] not in wanted_names:
+        if item["name"] not in wanted_names and item["name"] not in (
+            w["name"] for w in wanted
+        ):
             changes.append(Change((*path, index), item, MISSING))
     if not changes and [i["name"] for i in have] != wanted_names:
         changes.append(Change(path, [i["name"] for i in have], wanted_names))  # order only
@@ -176,6 +189,7 @@ class AgentPlan:
     changes: tuple[Change, ...] = ()
     body: dict[str, Any] | None = None  # the POST (create) or PUT (update) body
     where: str = ""  # file:line of the spec, for messages
+    spec: dict[str, Any] | None = None  # the whole spec (an update re-creates from it)
 
     @property
     def id(self) -> str | None:
@@ -185,6 +199,13 @@ class AgentPlan:
     @property
     def writes(self) -> bool:
         return self.action != "unchanged"
+
+
+def llm_keys_missing(plan: AgentPlan | None) -> list[Path]:
+    """Where a create or update would send `llm` without its key."""
+    if plan is None or plan.body is None or plan.action not in ("create", "update"):
+        return []
+    return llm_missing_keys(plan.body)
 
 
 def group_by_name(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -216,7 +237,8 @@ def plan_agent(spec: dict[str, Any], current: dict[str, Any] | None, where: str 
     plan = plan_update(current, spec)
     if plan.empty:
         return AgentPlan(name, "unchanged", current, (), None, where)
-    return AgentPlan(name, "update", current, tuple(plan.changes), plan.body, where)
+    body = {k: copy.deepcopy(v) for k, v in spec.items() if k not in READ_ONLY_FIELDS}
+    return AgentPlan(name, "update", current, tuple(plan.changes), plan.body, where, body)
 
 
 def creation_changes(spec: dict[str, Any]) -> list[Change]:
@@ -253,46 +275,48 @@ def fill_secrets(
 ) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
     """Give each write-only placeholder of an exported spec a value for `promote`.
 
-    For each `${VAR}` at a write-only path: MASK ("keep the stored value") when the target
-    agent already has that header (tool and header matched by name, the header name without
-    case, as the service does) or that llm entry; else the variable from `env`; else it
-    is missing. Returns the filled spec and the missing (path, variable) pairs.
+    A header `${VAR}`: when the target agent already has that header (tools matched by
+    name, pre-connect requests by list position, the header name without case, as the
+    service does) the value is left out, so the name alone keeps the stored one (§7.5);
+    else the variable from `env`; else it is missing. An llm key: the variable from `env`,
+    else left out (the key is needed only if `llm` is sent: `Plan.missing_keys`).
+    Returns the filled spec and the missing (path, variable) pairs.
     """
     filled = copy.deepcopy(spec)
     missing: list[tuple[Path, str]] = []
     for path, variable in placeholders.items():
-        if _target_has(target, filled, path):
-            value: Any = MASK
+        if path[0] != "llm" and _target_has(target, filled, path):
+            _drop(filled, path)
         elif env.get(variable) is not None:
-            value = env[variable]
+            _set(filled, path, env[variable])
+        elif path[0] == "llm":
+            _drop(filled, path)
         else:
             missing.append((path, variable))
-            continue
-        _set(filled, path, value)
     return filled, missing
 
 
 def _target_has(target: dict[str, Any] | None, spec: dict[str, Any], path: Path) -> bool:
-    if not target:
+    """Whether the target holds the header at `path` (tools[i]... or
+    pre_connect_requests[i]...), so naming it alone keeps its value."""
+    if not target or len(path) != 6:
         return False
-    if path[:1] == ("tools",) and len(path) == 6:
-        _, i, _, _, j, _ = path
-        tool, header = spec["tools"][i], spec["tools"][i]["http"]["headers"][j]
-        for have in target.get("tools") or []:
-            if isinstance(have, dict) and have.get("name") == tool.get("name"):
-                http = have.get("http") if isinstance(have.get("http"), dict) else {}
-                return any(
-                    isinstance(h, dict) and isinstance(h.get("name"), str)
-                    and h["name"].lower() == str(header.get("name", "")).lower()
-                    and "value" in h
-                    for h in http.get("headers") or []
-                )
-        return False
-    if path[:1] == ("llm",) and len(path) == 3:
-        entries = target.get("llm") or []
-        return isinstance(path[1], int) and path[1] < len(entries) and isinstance(
-            entries[path[1]], dict
-        )
+    section, i, _, _, j, _ = path
+    item = spec[section][i]
+    header = item["http"]["headers"][j]
+    have_items = target.get(section) or []
+    if section == "tools":
+        candidates = [t for t in have_items if isinstance(t, dict)
+                      and t.get("name") == item.get("name")]
+    else:  # pre-connect secrets are kept by list position
+        candidates = [have_items[i]] if isinstance(i, int) and i < len(have_items) else []
+    for have in candidates:
+        http = have.get("http") if isinstance(have, dict) else None
+        headers = http.get("headers") if isinstance(http, dict) else None
+        if any(isinstance(h, dict) and isinstance(h.get("name"), str)
+               and h["name"].lower() == str(header.get("name", "")).lower()
+               for h in headers or []):
+            return True
     return False
 
 
@@ -302,17 +326,29 @@ def _set(data: Any, path: Path, value: Any) -> None:
     data[path[-1]] = value
 
 
-def masked_secrets(spec: dict[str, Any]) -> list[Path]:
-    """Write-only values that are the read mask itself: "keep" on an update, but on a
-    create there is nothing to keep (the service refuses them)."""
+def _drop(data: Any, path: Path) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data.pop(path[-1], None)
+
+
+def secrets_a_create_lacks(spec: dict[str, Any]) -> list[Path]:
+    """Header values a new agent cannot do without: a header named without a value keeps
+    the stored one, and a new agent has none. (The read mask "***" as a value is refused
+    earlier, by validate.)"""
     found: list[Path] = []
-    for i, tool in enumerate(spec.get("tools") or []):
-        http = tool.get("http") if isinstance(tool, dict) else None
-        headers = http.get("headers") if isinstance(http, dict) else None
-        for j, header in enumerate(headers if isinstance(headers, list) else []):
-            if isinstance(header, dict) and header.get("value") == MASK:
-                found.append(("tools", i, "http", "headers", j, "value"))
-    for i, entry in enumerate(spec.get("llm") or []):
-        if isinstance(entry, dict) and entry.get("api_key") == MASK:
-            found.append(("llm", i, "api_key"))
+    for path, headers in headers_of(spec):
+        for j, header in enumerate(headers):
+            if isinstance(header, dict) and "value" not in header and (
+                header.get("remove") is not True
+            ):
+                found.append((*path, j, "value"))
+    for path, _value in _mask_values(spec):
+        found.append(path)
     return found
+
+
+def _mask_values(spec: dict[str, Any]) -> list[tuple[Path, Any]]:
+    from agentctl.record import write_only_values
+
+    return [(p, v) for p, v in write_only_values(spec) if v == MASK]

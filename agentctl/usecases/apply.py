@@ -172,7 +172,16 @@ def write_plan(api: AgentsAPI, plan: AgentPlan, *, settle: bool = True
             return api.create_agent(plan.body or {})
         return _create_converged(api, plan.body or {})
     if plan.action == "update":
-        return api.update_agent(str(plan.id), plan.body or {})
+        from agentctl.errors import NotFoundError
+
+        try:
+            return api.update_agent(str(plan.id), plan.body or {})
+        except NotFoundError:
+            if plan.spec is None:
+                raise
+            # Deleted under us since the plan was made: the spec says it should exist,
+            # so it is created again (a header named without a value then fails, 422).
+            return _create_converged(api, plan.spec)
     if plan.action == "delete":
         api.delete_agent(str(plan.id))
         return None
@@ -206,7 +215,7 @@ def promotion_source(
     from agentctl.errors import RejectedError
     from agentctl.spec.export import export_spec
 
-    record = source.get_agent(str(source.resolve(agent)["id"]))
+    record = source.get_by_ref(agent)
     spec, _ = export_spec(record)
     name = str(spec.get("name"))
     matches = target.find_by_name(name)
@@ -222,37 +231,84 @@ def promotion_source(
 
 def promotion_plan(
     spec: dict[str, Any], current: dict[str, Any] | None, env: Mapping[str, str], *,
-    profile: str,
+    profile: str, dry_run: bool = False,
 ) -> AgentPlan:
-    """The exported spec against the target's agent. Each secret placeholder keeps the
-    target's stored value or takes its variable from `env`; if neither exists this is a
-    SpecError naming the variables, before anything is written."""
-    from agentctl.errors import SpecError
+    """The exported spec against the target's agent. A header secret the target already
+    has is kept (its name is sent alone), else it takes its variable from `env`; the LLM
+    key is needed only when `llm` changed. If a value is missing this is a SpecError
+    naming the variables, before anything is written; with `dry_run` the plan is
+    returned anyway and `promotion_missing` says what would be missing."""
     from agentctl.spec.export import secret_placeholders
     from agentctl.spec.plan import fill_secrets, plan_agent
-    from agentctl.spec.rules import format_path
 
-    name = str(spec.get("name"))
-    spec, missing = fill_secrets(spec, secret_placeholders(spec), current, env)
-    if missing:
-        variables = ", ".join(v for _, v in missing)
-        where = ", ".join(format_path(p) for p, _ in missing)
-        raise SpecError(
-            f"promote {name!r}: no value for {len(missing)} secret(s) ({where}) in profile "
-            f"{profile!r}: set {variables}",
-            hint=f"export {missing[0][1]}=... (or --env-file FILE); a secret the target "
-            "agent already has is kept",
-        )
-    return plan_agent(spec, current)
+    placeholders = secret_placeholders(spec)
+    filled, missing = fill_secrets(spec, placeholders, current, env)
+    plan = plan_agent(filled, current)
+    missing += [(p, placeholders.get(p, "LLM_API_KEY")) for p in _llm_keys_missing(plan)]
+    if missing and not dry_run:
+        raise promotion_error(str(spec.get("name")), missing, profile)
+    return plan
+
+
+def promotion_missing(
+    spec: dict[str, Any], current: dict[str, Any] | None, env: Mapping[str, str],
+) -> list[tuple[Any, str]]:
+    """The (path, variable) pairs a promotion lacks (empty: it can be written)."""
+    from agentctl.spec.export import secret_placeholders
+    from agentctl.spec.plan import fill_secrets, plan_agent
+
+    placeholders = secret_placeholders(spec)
+    filled, missing = fill_secrets(spec, placeholders, current, env)
+    plan = plan_agent(filled, current)
+    return missing + [(p, placeholders.get(p, "LLM_API_KEY"))
+                      for p in _llm_keys_missing(plan)]
+
+
+def _llm_keys_missing(plan: AgentPlan) -> list[Any]:
+    from agentctl.spec.plan import llm_keys_missing
+
+    return llm_keys_missing(plan)
+
+
+def promotion_error(name: str, missing: list[tuple[Any, str]], profile: str) -> AgentctlError:
+    from agentctl.errors import SpecError
+    from agentctl.record import format_path
+
+    variables = ", ".join(v for _, v in missing)
+    where = ", ".join(format_path(p) for p, _ in missing)
+    return SpecError(
+        f"promote {name!r}: no value for {len(missing)} secret(s) ({where}) in profile "
+        f"{profile!r}: set {variables}",
+        hint=f"export {missing[0][1]}=... (or --env-file FILE); a header secret the target "
+        "agent already has is kept",
+    )
 
 
 def check_masked_creates(docs: Sequence[SpecDocument], plans: Sequence[AgentPlan]) -> None:
-    """A new agent cannot "keep" a secret it never had: say so before the first write."""
-    from agentctl.spec.plan import masked_secrets
+    """A new agent cannot keep a secret it never had: a header named without a value is
+    an error on a create, naming the header, before the first write. Also: `llm` sent
+    without its key (the service needs all three fields whenever `llm` is written)."""
+    from agentctl.spec.plan import llm_keys_missing, secrets_a_create_lacks
 
     creates = {p.name for p in plans if p.action == "create"}
     for doc in docs:
-        found = masked_secrets(doc.data) if doc.data.get("name") in creates else []
+        found = secrets_a_create_lacks(doc.data) if doc.data.get("name") in creates else []
         if found:
-            raise doc.error(found[0], '"***" keeps a stored value, and this agent does not '
-                            "exist yet", hint="use ${VAR} for the secret itself")
+            header = _header_name(doc.data, found[0])
+            raise doc.error(found[0], f"header {header!r} has no value, and this agent does "
+                            "not exist yet, so there is no stored value to keep",
+                            hint="give the value as ${VAR}")
+    by_name = {p.name: p for p in plans}
+    for doc in docs:
+        missing = llm_keys_missing(by_name.get(str(doc.data.get("name"))))
+        if missing:
+            raise doc.error(missing[0], "llm is sent (it changed), and the service needs "
+                            "its api_key with it; reads never return the key",
+                            hint="give llm[].api_key as ${VAR}")
+
+
+def _header_name(data: dict[str, Any], path: tuple[Any, ...]) -> str:
+    node: Any = data
+    for part in path[:-1]:
+        node = node[part]
+    return str(node.get("name")) if isinstance(node, dict) else "?"

@@ -28,10 +28,11 @@ def test_create_substitutes_the_secret_and_never_prints_it(api_env, write, monke
     record = create_support(write, monkeypatch)
     stored = api_env.store.get_agent(record["id"])
     assert stored["tools"][0]["http"]["headers"][0]["value"] == SECRET
-    assert record["tools"][0]["http"]["headers"][0]["value"] == "***"
+    assert "value" not in record["tools"][0]["http"]["headers"][0]
     shown = run_cli("get", "Support Assistant", "-o", "yaml")
     assert "s3cret" not in shown.stdout + shown.stderr
-    assert yaml.safe_load(shown.stdout)["tools"][0]["http"]["headers"][0]["value"] == "***"
+    header = yaml.safe_load(shown.stdout)["tools"][0]["http"]["headers"][0]
+    assert set(header) == {"name", "last_set_at"}
 
 
 def test_create_table_mode_reports_on_stdout(write):
@@ -96,10 +97,11 @@ def test_dry_run_prints_masked_bodies_without_a_key_or_a_request(api_env, write,
 
 
 def test_schema_violation_names_file_line_and_field(api_env, write):
-    path = write("bad.yaml", agent_yaml("x") + "tools:\n  - name: t\n    http:\n      url: http://api.example.com\n")
+    path = write("bad.yaml", agent_yaml("x") + "tools:\n  - name: t\n    description: d\n"
+                 "    http:\n      url: http://api.example.com\n")
     result = run_cli("create", "-f", path, exit_code=3)
     assert result.stderr.splitlines()[0] == (
-        f"error: {path}:8: tools[0].http.url: must be an https URL"
+        f"error: {path}:9: tools[0].http.url: must be an https URL"
     )
     assert writes(api_env) == []
 
@@ -178,7 +180,8 @@ def test_get_json_is_the_full_masked_record(api_env, write, monkeypatch):
     got = json.loads(run_cli("get", record["id"], "-o", "json").stdout)
     assert got["id"] == record["id"]
     assert got["system_prompt"].startswith("You are a friendly")
-    assert got["tools"][0]["http"]["headers"] == [{"name": "Authorization", "value": "***"}]
+    assert got["tools"][0]["http"]["headers"] == [
+        {"name": "Authorization", "last_set_at": got["updated_at"]}]
     assert list(got)[:2] == ["id", "name"]
 
 
@@ -202,7 +205,7 @@ def test_update_set_shows_a_diff_and_sends_only_changes(api_env, write, monkeypa
     result = run_cli("update", "Support Assistant", "--set", "greeting=Hello!",
                      "--set", "output.volume=80")
     assert '~ greeting: "Hi, how can I help?" -> "Hello!"' in result.stdout
-    assert "~ output.volume: 100 -> 80" in result.stdout
+    assert "+ output.volume: 80" in result.stdout
     assert [r["method"] for r in writes(api_env)] == ["PUT"]
     stored = api_env.store.get_agent(record["id"])
     assert stored["greeting"] == "Hello!" and stored["output"]["volume"] == 80

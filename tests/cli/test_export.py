@@ -68,8 +68,14 @@ def test_export_feeds_create_in_another_account(api_env, exported, tmp_path, mon
         copy = other.store.get_agent(other.store.list_agents()[0]["id"])
 
     def comparable(record: dict) -> dict:
+        from agentctl.emulator.app import with_defaults  # as a read shows them
+
+        record = with_defaults(record)
         record = {k: v for k, v in record.items() if k not in ("id", "created_at", "updated_at")}
         record["tools"] = [{k: v for k, v in t.items() if k != "id"} for t in record["tools"]]
+        for tool in record["tools"]:
+            for header in tool.get("http", {}).get("headers", []):
+                header.pop("last_set_at", None)  # each account's own write time
         return record
 
     assert comparable(copy) == comparable(original)
@@ -102,18 +108,23 @@ def test_variable_names_are_stable_and_unique(api_env, write, monkeypatch):
     assert first.stderr.endswith("A_B_C, A_B_C_2, A_X_API_KEY\n")
 
 
-def test_export_without_secrets_warns_about_nothing_and_round_trips_llm(api_env, write):
+def test_export_writes_a_variable_for_the_llm_key_and_round_trips(api_env, write,
+                                                                   monkeypatch):
     spec = agent_yaml("plain") + (
         "llm:\n  - {base_url: 'https://llm.example.com/v1', model: m, api_key: sk-secret-1}\n")
     run_cli("create", "-f", write("plain.yaml", spec))
     result = run_cli("get", "plain", "--export")
-    assert result.stderr == ""
+    assert "LLM_API_KEY" in result.stderr
     assert yaml.safe_load(result.stdout)["llm"] == [
-        {"base_url": "https://llm.example.com/v1", "model": "m"}]  # the key is never read
+        {"base_url": "https://llm.example.com/v1", "model": "m",
+         "api_key": "${LLM_API_KEY}"}]  # reads never return the key
     assert "sk-secret" not in result.stdout
     api_env.requests.clear()
+    monkeypatch.setenv("LLM_API_KEY", "sk-other")
     run_cli("apply", "-f", write("plain-export.yaml", result.stdout))
-    assert writes(api_env) == []
+    assert writes(api_env) == []  # llm unchanged: not sent, the stored key stays
+    assert api_env.store.get_agent(api_env.store.list_agents()[0]["id"])["llm"][0][
+        "api_key"] == "sk-secret-1"
 
 
 def test_export_needs_the_agent_to_exist(api_env):

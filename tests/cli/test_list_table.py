@@ -13,7 +13,7 @@ from agentctl.render.table import Column, layout, stream
 from agentctl.render.views import LIST_COLUMNS, WIDE_COLUMNS
 from tests.conftest import agent_yaml, run_cli
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID = re.compile(r"agent_[0-9a-f]{32}")  # the ids the emulator gives (§4)
 LONG = "a-support-agent-with-a-really-long-descriptive-name-for-the-north-region"
 
 

@@ -211,3 +211,11 @@ def test_without_the_loopback_switch_http_urls_are_refused(tmp_path, monkeypatch
     finally:
         running.stop()
     assert running.errors == []
+
+
+def test_the_secret_is_masked_wherever_this_run_would_print_it(emu, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    shown = run_cli("webhooks", "create", "--url", f"https://example.com/{SECRET}",
+                    "--event", "call.ended", "--secret-env", "HOOK_SECRET")
+    assert SECRET not in shown.stdout + shown.stderr
+    assert "https://example.com/***" in shown.stdout

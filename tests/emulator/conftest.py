@@ -109,3 +109,15 @@ def create(client: httpx.Client) -> Callable[..., dict[str, Any]]:
         return response.json()
 
     return _create
+
+
+def assert_error(response: httpx.Response, code: str, detail: Any) -> dict[str, Any]:
+    """The §3 error envelope: `code`, `message`, `param`, `request_id` (= the
+    `X-Request-Id` header), `errors`, and `detail` as older clients read it."""
+    body = response.json()
+    assert set(body) == {"code", "message", "param", "request_id", "errors", "detail"}, body
+    assert body["code"] == code, body
+    assert body["detail"] == detail, body
+    assert isinstance(body["message"], str) and body["message"], body
+    assert body["request_id"] and response.headers["x-request-id"] == body["request_id"]
+    return body

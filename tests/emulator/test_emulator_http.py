@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from agentctl.emulator import server
 from agentctl.emulator.app import key_from_authorization
+from agentctl.record import RECORD_ORDER
+from tests.emulator.conftest import assert_error
 
 ANY_ID = str(uuid.uuid4())
 # Every /v1 route and method: (method, path).
@@ -35,7 +37,7 @@ def test_no_authorization_header_is_401_missing(anon, method, path):
     response = anon.request(method, path, json={})
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "Missing authorization header"}
+    assert_error(response, "missing_authorization", "Missing authorization header")
 
 
 @pytest.mark.parametrize(("method", "path"), V1_ROUTES)
@@ -44,7 +46,7 @@ def test_empty_or_malformed_key_is_401_unauthorized(anon, method, path, header):
     response = anon.request(method, path, json={}, headers={"Authorization": header})
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "Unauthorized"}
+    assert_error(response, "unauthorized", "Unauthorized")
 
 
 def test_a_key_with_non_ascii_bytes_is_401_unauthorized(anon):
@@ -53,7 +55,7 @@ def test_a_key_with_non_ascii_bytes_is_401_unauthorized(anon):
     response = anon.get("/v1/agents", headers=headers)
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "Unauthorized"}
+    assert_error(response, "unauthorized", "Unauthorized")
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,7 @@ def test_api_keys_restrict_the_accepted_keys(restricted, connect, header, status
 
     assert response.status_code == status
     if status == 401:
-        assert response.json() == {"detail": "Unauthorized"}
+        assert_error(response, "unauthorized", "Unauthorized")
 
 
 def test_the_request_log_needs_no_key(anon):
@@ -114,7 +116,7 @@ def test_unknown_route_is_404_not_found(client, path):
     response = client.get(path)
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not Found"}
+    assert_error(response, "not_found", "Not Found")
 
 
 @pytest.mark.parametrize(
@@ -132,7 +134,7 @@ def test_wrong_method_is_405_method_not_allowed(client, method, path):
     response = client.request(method, path)
 
     assert response.status_code == 405
-    assert response.json() == {"detail": "Method Not Allowed"}
+    assert_error(response, "method_not_allowed", "Method Not Allowed")
 
 
 # -- invalid bodies -------------------------------------------------------------------------
@@ -177,9 +179,9 @@ def test_empty_body_is_422_missing(client):
     response = client.post("/v1/agents")
 
     assert response.status_code == 422
-    assert response.json() == {
-        "detail": [{"loc": ["body"], "msg": "Field required", "type": "missing"}]
-    }
+    body = assert_error(response, "validation_error",
+                        [{"loc": ["body"], "msg": "Field required", "type": "missing"}])
+    assert body["errors"] == [{"message": "Field required", "param": None}]
 
 
 @pytest.mark.parametrize("body", [[], "agent", 42, None])
@@ -194,7 +196,7 @@ def test_an_oversized_body_is_413(client):
     response = client.post("/v1/agents", content=b" " * (4 * 1024 * 1024 + 1))
 
     assert response.status_code == 413
-    assert response.json() == {"detail": "Request body too large"}
+    assert_error(response, "invalid_request", "Request body too large")
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -220,6 +222,17 @@ def test_missing_required_fields_are_each_reported(client):
     assert {e["type"] for e in detail} == {"missing"}
 
 
+def test_unknown_fields_are_dropped_never_stored_or_echoed(client, make_body, emulator):
+    body = make_body(colour="blue", voice={"voice_id": "ivy", "pitch": 3})
+
+    response = client.post("/v1/agents", json=body)
+
+    assert response.status_code == 201, response.text
+    assert "colour" not in response.json() and response.json()["voice"] == {"voice_id": "ivy"}
+    stored = emulator.store.get_agent(response.json()["id"])
+    assert "colour" not in stored and "pitch" not in stored["voice"]
+
+
 @pytest.mark.parametrize(
     ("fields", "loc", "type_"),
     [
@@ -231,10 +244,17 @@ def test_missing_required_fields_are_each_reported(client):
         ({"input": {"turn_detection": {"vad_threshold": 2}}}, ["body", "input", "turn_detection", "vad_threshold"], "value_error"),
         ({"output": {"volume": 101}}, ["body", "output", "volume"], "value_error"),
         ({"output": {"format": {"encoding": "audio/mp3"}}}, ["body", "output", "format", "encoding"], "enum"),
-        ({"input": {"type": "text"}}, ["body", "input", "type"], "enum"),
-        ({"tools": [{"name": "t", "execution_mode": "later"}]}, ["body", "tools", 0, "execution_mode"], "enum"),
-        ({"colour": "blue"}, ["body", "colour"], "extra_forbidden"),
-        ({"llm": [{"model": "a"}, {"model": "b"}]}, ["body", "llm"], "value_error"),
+        ({"input": {"type": "video"}}, ["body", "input", "type"], "enum"),
+        ({"input": {"format": {"sample_rate": 16000}}}, ["body", "input", "format", "sample_rate"], "enum"),
+        ({"output": {"format": {"encoding": "audio/pcmu", "sample_rate": 24000}}}, ["body", "output", "format", "sample_rate"], "enum"),
+        ({"input": {"keyterms": ["k"] * 101}}, ["body", "input", "keyterms"], "value_error"),
+        ({"input": {"transcription_prompt": "p" * 1751}}, ["body", "input", "transcription_prompt"], "value_error"),
+        ({"tools": [{"name": "t", "description": "d", "execution_mode": "later"}]}, ["body", "tools", 0, "execution_mode"], "enum"),
+        ({"tools": [{"name": "t", "description": "d", "timeout_seconds": 301}]}, ["body", "tools", 0, "timeout_seconds"], "value_error"),
+        ({"tools": [{"name": "t", "description": "d", "response_instructions": {"success": "s" * 501}}]}, ["body", "tools", 0, "response_instructions", "success"], "value_error"),
+        ({"caller_id": "555-1234"}, ["body", "caller_id"], "value_error"),
+        ({"pre_connect_requests": [{"http": {"url": "https://a.example.com"}}] * 3}, ["body", "pre_connect_requests"], "value_error"),
+        ({"llm": [{"base_url": "https://a.example.com", "model": "a", "api_key": "k"}] * 2}, ["body", "llm"], "value_error"),
     ],
 )  # fmt: skip
 def test_wrong_types_ranges_and_enums_are_422(client, make_body, fields, loc, type_):
@@ -298,20 +318,18 @@ def test_put_needs_no_required_fields(create, client):
     assert response.json()["greeting"] == "Hi"
 
 
-@pytest.mark.parametrize("where", ["header", "llm"])
-def test_masked_value_on_create_is_422(client, make_body, tool, where):
-    if where == "header":
-        http = {"url": "https://api.example.com/x", "headers": [{"name": "A", "value": "***"}]}
+@pytest.mark.parametrize("where", ["tools", "pre_connect_requests"])
+def test_a_header_without_value_on_create_is_422(client, make_body, tool, where):
+    http = {"url": "https://api.example.com/x", "headers": [{"name": "A"}]}
+    if where == "tools":
         body = make_body(tools=[tool(http=http)])
-        loc = ["body", "tools", 0, "http", "headers", 0, "value"]
     else:
-        body = make_body(llm=[{"model": "m", "api_key": "***"}])
-        loc = ["body", "llm", 0, "api_key"]
+        body = make_body(pre_connect_requests=[{"http": http}])
 
     detail = _detail(client.post("/v1/agents", json=body))
 
-    assert [e["loc"] for e in detail] == [loc]
-    assert "***" in detail[0]["msg"]
+    assert [e["loc"] for e in detail] == [["body", where, 0, "http", "headers", 0, "value"]]
+    assert "'A'" in detail[0]["msg"]
 
 
 def test_a_rejected_create_stores_nothing(emulator, client):
@@ -340,7 +358,7 @@ def test_an_unexpected_exception_is_500_internal_server_error(tmp_path, connect)
         log = list(em.requests)
 
     assert response.status_code == 500
-    assert response.json() == {"detail": "Internal Server Error"}
+    assert_error(response, "internal_error", "Internal Server Error")
     assert [type(e) for e in errors] == [RuntimeError]
     assert log == [{"method": "GET", "path": "/boom", "status": 500}]
 
@@ -373,6 +391,7 @@ FULL_BODY = {
     "tools": [
         {
             "name": "t",
+            "description": "d",
             "parameters": {"type": "object", "properties": {}, "required": []},
             "execution_mode": "hold",
             "timeout_seconds": 15,
@@ -383,7 +402,7 @@ FULL_BODY = {
             },
         }
     ],
-    "llm": [{"model": "m", "api_key": "***"}],
+    "llm": [{"base_url": "https://llm.example.com/v1", "model": "m", "api_key": "***"}],
 }
 
 
@@ -451,4 +470,4 @@ def test_fuzzed_bodies_never_cause_a_500(fuzz_target, path, value, method):
     else:
         record = response.json()
         assert "secret" not in response.text
-        assert record["output"]["voice"] == record["voice"]["voice_id"]
+        assert list(record) == list(RECORD_ORDER)

@@ -94,6 +94,7 @@ def test_data_survives_a_restart_on_the_same_file(tmp_path, connect):
     db = tmp_path / "db.sqlite3"
     tool = {
         "name": "t",
+        "description": "d",
         "http": {
             "url": "https://api.example.com/x",
             "headers": [{"name": "A", "value": "secret"}],
@@ -104,9 +105,9 @@ def test_data_survives_a_restart_on_the_same_file(tmp_path, connect):
 
     with server.start(db_path=db) as second, connect(second, headers=AUTH) as http:
         assert http.get(f"/v1/agents/{made['id']}").json() == made
-        assert [a["id"] for a in http.get("/v1/agents").json()] == [made["id"]]
-        # the write-only value survived too: '***' still finds it
-        kept = {**tool, "http": {**tool["http"], "headers": [{"name": "A", "value": "***"}]}}
+        assert [a["id"] for a in http.get("/v1/agents").json()["agents"]] == [made["id"]]
+        # the write-only value survived too: the name alone still finds it
+        kept = {**tool, "http": {**tool["http"], "headers": [{"name": "A"}]}}
         assert http.put(f"/v1/agents/{made['id']}", json={"tools": [kept]}).status_code == 200
         stored = second.store.get_agent(made["id"])
         assert stored["tools"][0]["http"]["headers"][0]["value"] == "secret"
@@ -140,7 +141,7 @@ def test_200_concurrent_creates_from_8_threads_all_land(emulator, connect):
     assert statuses == [201] * 200
     assert emulator.store.count_agents() == 200
     with connect(emulator, headers=AUTH) as http:
-        items = http.get("/v1/agents").json()
+        items = http.get("/v1/agents", params={"limit": 200}).json()["agents"]
     assert len(items) == 200
     assert len({item["id"] for item in items}) == 200
     assert len({item["created_at"] for item in items}) == 200
@@ -157,17 +158,22 @@ def test_two_stores_on_one_file_do_not_lock_each_other_out(tmp_path, connect):
         for i in range(20):
             assert a.post("/v1/agents", json={**BODY, "name": f"a{i}"}).status_code == 201
             assert b.post("/v1/agents", json={**BODY, "name": f"b{i}"}).status_code == 201
-        assert len(a.get("/v1/agents").json()) == len(b.get("/v1/agents").json()) == 40
+        assert len(a.get("/v1/agents").json()["agents"]) == 40
+        assert len(b.get("/v1/agents").json()["agents"]) == 40
 
 
 def test_requests_take_a_few_milliseconds(client):
     made = client.post("/v1/agents", json=BODY).json()
-    started = time.perf_counter()
+    rounds = []
     for i in range(20):
+        started = time.perf_counter()
         client.post("/v1/agents", json=BODY)
         client.get(f"/v1/agents/{made['id']}")
         client.put(f"/v1/agents/{made['id']}", json={"name": f"n{i}"})
-    per_request = (time.perf_counter() - started) / 60
+        rounds.append((time.perf_counter() - started) / 3)
+    # The median round: a machine busy with other work stalls some rounds, not the cause
+    # this pins (a request that is slow every time).
+    per_request = sorted(rounds)[len(rounds) // 2]
 
     assert per_request < 0.025  # measured ~1 ms; generous for a loaded CI machine
 
@@ -185,14 +191,26 @@ def test_listing_10000_agents_is_fast(emulator, client):
         )
 
     started = time.perf_counter()
-    items = client.get("/v1/agents").json()
+    first = client.get("/v1/agents", params={"limit": 200}).json()
+    last = client.get("/v1/agents", params={"limit": 200, "cursor": _cursor_at(9_900)}).json()
     elapsed = time.perf_counter() - started
 
-    assert len(items) == 10_000
+    items = first["agents"]
+    assert len(items) == 200 and first["has_more"] is True
     assert [i["created_at"] for i in items] == sorted(
         (i["created_at"] for i in items), reverse=True
     )
-    assert elapsed < 1.0  # measured ~40 ms
+    assert len(last["agents"]) == 100 and last["has_more"] is False
+    assert elapsed < 1.0  # measured ~80 ms for both pages
+
+
+def _cursor_at(offset: int) -> str:
+    """A cursor as the emulator makes them (its own format: offset and last id seen)."""
+    import base64
+    import json
+
+    raw = json.dumps([offset, "gone"], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 # -- the request log ------------------------------------------------------------------------
@@ -248,7 +266,8 @@ def test_token_returns_a_fresh_one_time_token(emulator, client):
     second = client.get("/v1/token", params={"product": "voice_agent", "expires_in_seconds": 1})
 
     assert first.status_code == second.status_code == 200
-    assert set(first.json()) == {"token"}
+    assert first.json()["expires_in_seconds"] == 60
+    assert set(first.json()) == {"token", "expires_in_seconds"}
     token = first.json()["token"]
     assert len(token) >= 32
     assert token != second.json()["token"]
@@ -257,11 +276,39 @@ def test_token_returns_a_fresh_one_time_token(emulator, client):
     assert tokens.redeem(token) is False  # one-time
 
 
-def test_token_without_expiry_uses_a_default(client):
+def test_token_without_expiry_is_422_field_required(client):
     response = client.get("/v1/token")
 
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"loc": ["query", "expires_in_seconds"], "msg": "Field required", "type": "missing"}]
+    assert response.json()["param"] == "expires_in_seconds"
+
+
+@pytest.mark.parametrize(("value", "status"), [("59", 422), ("60", 200), ("10800", 200),
+                                               ("10801", 422)])
+def test_token_max_session_duration_is_60_to_10800(client, value, status):
+    response = client.get("/v1/token", params={"expires_in_seconds": 5,
+                                              "max_session_duration_seconds": value})
+
+    assert response.status_code == status
+
+
+def test_post_tokens_answers_token_and_expires_at(emulator, client):
+    response = client.post("/v1/tokens", json={"expires_in_seconds": 30})
+
     assert response.status_code == 200
-    assert response.json()["token"]
+    assert set(response.json()) == {"token", "expires_at"}
+    assert emulator.app.state.emulator.tokens.redeem(response.json()["token"]) is True
+    assert client.post("/v1/tokens", json={"expires_in_seconds": 601}).status_code == 422
+
+
+def test_builtin_tools_lists_the_platform_tools(client):
+    response = client.get("/v1/builtin-tools")
+
+    assert response.status_code == 200
+    names = [t["name"] for t in response.json()["builtin_tools"]]
+    assert names == ["aai_credit_card_luhn_check", "aai_pre_connect_context"]
 
 
 @pytest.mark.parametrize("value", ["0", "601", "-5", "soon", "1.5"])

@@ -129,3 +129,54 @@ def test_clear_removes_every_agent(store):
     store.clear()
 
     assert store.list_agents() == []
+
+
+def test_a_file_of_a_newer_layout_is_refused_with_a_clear_line(tmp_path):
+    import sqlite3
+
+    from tests.conftest import run_cli
+
+    db = tmp_path / "data" / "emulator.sqlite3"
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+
+    result = run_cli("--local", "list", exit_code=2)
+
+    assert result.stderr.startswith(f"error: cannot use {db} as the local emulator's state:")
+    assert "version 99, newer than this agentctl knows" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_older_agentctls_state_is_served_as_it_is(tmp_path):
+    """UUID ids and header entries as an older agentctl stored them."""
+    import json
+    import uuid
+
+    from tests.conftest import run_cli
+
+    db = tmp_path / "data" / "emulator.sqlite3"
+    db.parent.mkdir(parents=True)
+    old_id = str(uuid.uuid4())
+    record = {"id": old_id, "name": "old", "system_prompt": "p", "voice": {"voice_id": "ivy"},
+              "input": {"type": "audio", "keyterms": []}, "output": {"volume": 100},
+              "tools": [{"id": str(uuid.uuid4()), "name": "t", "description": "d",
+                         "http": {"url": "https://a.example.com/x",
+                                  "headers": [{"name": "A", "value": "old-secret"}]}}],
+              "created_at": "2026-01-01T00:00:00.000000Z",
+              "updated_at": "2026-01-01T00:00:00.000000Z"}
+    with Store(db) as store, store._transaction() as conn:
+        conn.execute("INSERT INTO agents (id, name, created_at, updated_at, record)"
+                     " VALUES (?, ?, ?, ?, ?)", (old_id, "old", record["created_at"],
+                                                 record["updated_at"], json.dumps(record)))
+
+    got = json.loads(run_cli("--local", "get", old_id, "-o", "json").stdout)
+
+    assert got["tools"][0]["http"]["headers"] == [
+        {"name": "A", "last_set_at": "2026-01-01T00:00:00.000000Z"}]
+    assert "old-secret" not in json.dumps(got)
+    run_cli("--local", "update", "old", "--set", "greeting=Hi")  # the secret is kept
+    with Store(db) as store:
+        assert store.get_agent(old_id)["tools"][0]["http"]["headers"][0]["value"] == \
+            "old-secret"

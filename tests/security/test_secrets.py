@@ -168,10 +168,10 @@ def test_a_debug_traceback_is_scrubbed_too(world, monkeypatch):
     """Even an unexpected failure whose text holds the key never prints it."""
     from agentctl.api.client import AgentsAPI
 
-    def broken(self):
+    def broken(self, *args, **kwargs):
         raise RuntimeError(f"boom with {KEY} inside")
 
-    monkeypatch.setattr(AgentsAPI, "list_agents", broken)
+    monkeypatch.setattr(AgentsAPI, "agent_pages", broken)
     for args in (["list"], ["--debug", "list"], ["--api-key", KEY, "--debug", "list"]):
         result = run_cli(*args, exit_code=1)
         output = result.stdout + result.stderr

@@ -412,3 +412,32 @@ def test_tool_commands_are_split_like_a_shell_and_run_without_one(tmp_path):
     result, problem = slow.run({}, timeout=0.2)
     assert problem is not None and "did not finish within 0.2 s" in problem
     assert '"error"' in result
+
+
+@pytest.mark.parametrize(("reason", "exit_code"), [("unauthorized", 4), ("agent_not_found", 5),
+                                                    ("invalid_config", 6)])
+def test_a_refusal_whose_error_event_was_lost_is_read_from_the_close_reason(reason, exit_code):
+    """The service closes with 1008 and the code as reason; a close that overtakes the
+    session.error still says which refusal it was (not a drop to reconnect after)."""
+    log: list[str] = []
+    opened: list[FakeSocket] = []
+
+    def server(sock: FakeSocket, event: dict[str, Any]) -> None:
+        raise AssertionError("nothing is sent on a refused socket")
+
+    class Refused(FakeSocket):
+        def send(self, event: dict[str, Any]) -> None:
+            raise Closed(1008, reason)
+
+        def recv(self, timeout: float | None) -> dict[str, Any] | None:
+            raise Closed(1008, reason)
+
+    def opener(*args: Any, **kwargs: Any) -> FakeSocket:
+        opened.append(Refused(log, server))
+        return opened[-1]
+
+    plan = SessionPlan(url="ws://x/v1/ws", api_key="k", session={"agent_id": "a"})
+    with pytest.raises(Exception) as caught:
+        LiveSession(plan, Listener(), opener=opener).run()
+    assert caught.value.exit_code == exit_code and f"({reason})" in caught.value.message
+    assert len(opened) == 1  # refused, not reconnected

@@ -27,7 +27,6 @@ tools:
       http_method: GET
       headers:
         - name: Authorization
-          value: "***"
 """
 
 
@@ -151,12 +150,12 @@ def test_check_names_keeps_every_name_inside_the_selector(here: Path) -> None:
         check_names(docs, "x-")
 
 
-def test_a_masked_secret_is_refused_on_a_create_only(here: Path) -> None:
+def test_a_header_without_value_is_refused_on_a_create_only(here: Path) -> None:
     Path("a.yaml").write_text(BASE + SECRET_TOOL)
     docs = load_specs(["a.yaml"], env={})
     create = plan_agent(docs[0].data, None)
-    with pytest.raises(SpecError, match=r"a\.yaml:14: tools\[0\]\.http\.headers\[0\]\.value: "
-                       '"\\*\\*\\*" keeps a stored value'):
+    with pytest.raises(SpecError, match=r"a\.yaml:13: tools\[0\]\.http\.headers\[0\]\.value: "
+                       "header 'Authorization' has no value, and this agent does not exist"):
         check_masked_creates(docs, [create])
     record = {**docs[0].data, "id": "x1"}
     update = plan_agent({**docs[0].data, "greeting": "new"}, record)

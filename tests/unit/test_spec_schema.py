@@ -64,7 +64,10 @@ def test_enums_and_limits_match_the_rules(schema: dict[str, Any]) -> None:
     props = dict(subschemas(schema))
     assert props[".tools[].execution_mode"]["enum"] == list(rules.EXECUTION_MODES)
     assert props[".tools[].http.http_method"]["enum"] == list(rules.HTTP_METHODS)
-    assert props[".input.format.sample_rate"]["enum"] == list(rules.SAMPLE_RATES)
+    assert set(props[".input.format.sample_rate"]["enum"]) == set(rules.ENCODINGS.values())
+    assert props[".input.format.encoding"]["enum"] == list(rules.ENCODINGS)
+    assert props[".tools[].timeout_seconds"]["maximum"] == 300
+    assert schema["properties"]["pre_connect_requests"]["maxItems"] == 2
     assert props[".voice.voice_id"]["examples"] == list(rules.KNOWN_VOICES)
     td = ".input.turn_detection.vad_threshold"
     assert (props[td]["minimum"], props[td]["maximum"]) == (0, 1)

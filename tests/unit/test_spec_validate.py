@@ -61,15 +61,15 @@ def test_collect_problems_lists_all_in_file_order(fixtures: None) -> None:
     assert [str(d) for d in collect_problems(doc)] == [
         "invalid.yaml:2: system_prompt: must not be empty",
         "invalid.yaml:7: input.turn_detection.vad_threshold: must be between 0 and 1, got 1.5",
-        "invalid.yaml:11: tools[0].http.url: must be an https URL",
-        "invalid.yaml:12: tools[0].execution_mode: must be one of hold, interactive; "
+        "invalid.yaml:10: tools[0].http.url: must be an https URL",
+        "invalid.yaml:11: tools[0].execution_mode: must be one of interactive, hold; "
         "got 'sometimes'",
     ]
     assert all(d.severity == "error" for d in collect_problems(doc))
 
 
 def test_one_more_problem_is_singular(here: Path) -> None:
-    docs = load("a.yaml", "name: a\nsystem_prompt: p\nvoice: {voice_id: 3}\nvolume: 2\n")
+    docs = load("a.yaml", "name: a\nsystem_prompt: p\nvoice: {voice_id: 3}\nvoise: 2\n")
     with pytest.raises(SpecError) as info:
         validate_documents(docs)
     assert info.value.message == "a.yaml:3: voice.voice_id: must be a string, got an integer"
@@ -77,11 +77,27 @@ def test_one_more_problem_is_singular(here: Path) -> None:
 
 
 def test_single_error_has_no_hint(here: Path) -> None:
-    docs = load("a.yaml", VALID + "colour: red\n")
+    docs = load("a.yaml", VALID + "greting: red\n")
     with pytest.raises(SpecError) as info:
         validate_documents(docs)
-    assert info.value.message == "a.yaml:6: colour: unknown field"
+    assert info.value.message == "a.yaml:6: greting: unknown field (did you mean 'greeting'?)"
     assert info.value.hint is None
+
+
+def test_an_unknown_field_with_no_close_known_one_is_a_warning(here: Path) -> None:
+    docs = load("a.yaml", VALID + "colour: red\n")
+    assert validate_documents(docs) == ["a.yaml:6: colour: unknown field (sent as is)"]
+    assert docs[0].data["colour"] == "red"
+
+
+def test_the_read_mask_as_a_value_is_an_error_with_a_hint(here: Path) -> None:
+    text = VALID + ("tools:\n  - name: t\n    description: d\n    http:\n"
+                    "      url: https://a.example.com/x\n"
+                    "      headers: [{name: X-Key, value: '***'}]\n")
+    with pytest.raises(SpecError) as info:
+        validate_documents(load("a.yaml", text))
+    assert "tools[0].http.headers[0].value" in info.value.message
+    assert "leave `value` out to keep the stored one" in info.value.message
 
 
 def test_missing_required_field_points_at_the_document(here: Path) -> None:
@@ -92,12 +108,13 @@ def test_missing_required_field_points_at_the_document(here: Path) -> None:
 
 
 def test_errors_across_documents_are_counted_together(here: Path) -> None:
-    docs = load("a.yaml", VALID + "bad: 1\n---\n" + VALID + "worse: 2\n")
+    docs = load("a.yaml", VALID + "tols: 1\n---\n" + VALID + "lm: 2\n")
     with pytest.raises(SpecError) as info:
         validate_documents(docs)
-    assert info.value.message == "a.yaml:6: bad: unknown field"
+    assert info.value.message == "a.yaml:6: tols: unknown field (did you mean 'tools'?)"
     assert info.value.hint == "and 1 more problem; run agentctl validate for all"
-    assert str(collect_problems(docs[1])[0]) == "a.yaml:13: worse: unknown field"
+    assert str(collect_problems(docs[1])[0]) == \
+        "a.yaml:13: lm: unknown field (did you mean 'llm'?)"
 
 
 def test_json_errors_have_lines(here: Path) -> None:
@@ -118,10 +135,11 @@ def test_partial_requires_nothing(here: Path) -> None:
 
 
 def test_loopback_urls_only_when_allowed(here: Path) -> None:
-    text = VALID + "tools:\n  - name: t\n    http: {url: 'http://127.0.0.1:8080/x'}\n"
+    text = VALID + "tools:\n  - name: t\n    description: d\n" \
+        "    http: {url: 'http://127.0.0.1:8080/x'}\n"
     [doc] = load("a.yaml", text)
     assert [str(d) for d in collect_problems(doc)] == [
-        "a.yaml:8: tools[0].http.url: must be an https URL"
+        "a.yaml:9: tools[0].http.url: must be an https URL"
     ]
     assert collect_problems(doc, allow_loopback_urls=True) == []
 
@@ -131,8 +149,9 @@ def test_read_only_fields_are_removed_with_warnings(fixtures: None) -> None:
     assert validate_documents(docs) == [
         "exported.yaml:2: id: read-only field ignored",
         "exported.yaml:9: tools[0].id: read-only field ignored",
-        "exported.yaml:17: created_at: read-only field ignored",
-        "exported.yaml:18: updated_at: read-only field ignored",
+        "exported.yaml:17: tools[0].http.headers[0].last_set_at: read-only field ignored",
+        "exported.yaml:18: created_at: read-only field ignored",
+        "exported.yaml:19: updated_at: read-only field ignored",
     ]
     data = docs[0].data
     assert not {"id", "created_at", "updated_at"} & data.keys()
@@ -172,4 +191,4 @@ def test_diagnostic_str() -> None:
 def test_diagnostics_escape_line_breaks_in_keys(here: Path) -> None:
     [doc] = load("a.json", '{"name": "a", "system_prompt": "p", "voice": {"voice_id": "ivy"},\n'
                            ' "x\\ny": 1}')
-    assert [str(d) for d in collect_problems(doc)] == ["a.json:2: x\\ny: unknown field"]
+    assert [str(d) for d in collect_problems(doc)] == ["a.json:2: x\\ny: unknown field (sent as is)"]
