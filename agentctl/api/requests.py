@@ -2,8 +2,7 @@
 bills, sent with an `Idempotency-Key` that every retry reuses (§3), so a retried purchase
 or call never happens twice.
 
-TEMPORARY: `pages` stands in for the generic paged iterator (issue 9); once it lands this
-module keeps only `send_billed`.
+Paging itself is `paging.iter_items`; `pages` only binds it to a path.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_PAGE = 200
 
 
 def new_idempotency_key() -> str:
@@ -125,29 +123,15 @@ def write(api: AgentsAPI, method: str, path: str, *, what: str, json: Any = None
 
 def pages(api: AgentsAPI, path: str, key: str, *, what: str,
           params: dict[str, Any] | None = None, limit: int | None = None) -> Iterator[Record]:
-    """Every item of a paged list (§5), page after page, at most `limit` of them.
+    """Every item of a paged list (§5), page after page (`paging.iter_items`), at most
+    `limit` of them."""
+    from itertools import islice
 
-    Stops on an empty cursor, on `has_more: false`, or on a cursor equal to the one sent.
-    """
-    query = dict(params or {})
-    sent_cursor = None
-    given = 0
-    while True:
-        query["limit"] = min(MAX_PAGE, limit - given) if limit is not None else MAX_PAGE
-        if sent_cursor:
-            query["cursor"] = sent_cursor
-        body = get_record(api, path, what=what, params=query)
-        items = body.get(key)
-        if not isinstance(items, list):
-            raise UnavailableError(f"{what}: the answer has no {key!r} list")
-        for item in items:
-            if isinstance(item, dict):
-                yield item
-                given += 1
-                if limit is not None and given >= limit:
-                    return
-        metadata = body.get("response_metadata")
-        cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
-        if not cursor or body.get("has_more") is False or cursor == sent_cursor:
-            return
-        sent_cursor = cursor
+    from agentctl.api.paging import MAX_LIMIT, iter_items
+
+    def fetch(query: dict[str, Any]) -> Any:
+        return api._json(api._send("GET", path, what=what, params=query), what)
+
+    size = min(limit, MAX_LIMIT) if limit is not None else MAX_LIMIT
+    items = iter_items(fetch, key, what=what, limit=size, params=params)
+    return items if limit is None else islice(items, limit)

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from agentctl.emulator.numbers import _e164
 from agentctl.emulator.resources import (
-    EnvelopeError,
+    api_error,
     body_object,
     endpoint,
     idempotent,
@@ -164,12 +164,12 @@ def routes(platform: Platform) -> list[BaseRoute]:
         to_number = _e164(body.get("to_number"), "to_number")
         number = store.get("number", from_number)
         if number is None:
-            raise EnvelopeError(404, "phone_number_not_found",
+            raise api_error(404, "phone_number_not_found",
                                 f"{from_number} is not registered here", param="from_number")
         agent = platform.state.store.get_agent(number["agent_id"]) if number.get(
             "agent_id") else None
         if agent is None:
-            raise EnvelopeError(409, "phone_number_has_no_agent",
+            raise api_error(409, "phone_number_has_no_agent",
                                 f"{from_number} has no agent assigned", param="from_number")
 
         async def dial() -> tuple[int, Any]:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from agentctl.emulator.resources import (
-    EnvelopeError,
+    api_error,
     body_object,
     endpoint,
     idempotent,
@@ -84,7 +84,7 @@ def _check_agent(platform: Platform, agent_id: Any, param: str = "agent_id") -> 
     if agent_id is None:
         return None
     if not isinstance(agent_id, str) or platform.state.store.get_agent(agent_id) is None:
-        raise EnvelopeError(404, "agent_not_found", f"no agent with id {agent_id!r}",
+        raise api_error(404, "agent_not_found", f"no agent with id {agent_id!r}",
                             param=param)
     return agent_id
 
@@ -112,7 +112,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
 
     def register(number: dict[str, Any]) -> dict[str, Any]:
         if store.get(KIND, number["phone_number"]) is not None:
-            raise EnvelopeError(409, "phone_number_conflict",
+            raise api_error(409, "phone_number_conflict",
                                 f"{number['phone_number']} is already registered")
         return store.put(KIND, number, key=number["phone_number"])
 
@@ -148,7 +148,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
                     return 201, register(record(candidate, kind="managed", agent_id=agent_id,
                                                 label=label, country=country,
                                                 number_type=number_type))
-            raise EnvelopeError(409, "phone_number_not_available",
+            raise api_error(409, "phone_number_not_available",
                                 "no number matches that search", param="area_code")
 
         return await idempotent(request, store, body, buy)
@@ -161,10 +161,10 @@ def routes(platform: Platform) -> list[BaseRoute]:
         async def buy() -> tuple[int, Any]:
             country, number_type = country_of(number)
             if country is None or number not in inventory(country, number_type, None):
-                raise EnvelopeError(409, "phone_number_not_available",
+                raise api_error(409, "phone_number_not_available",
                                     f"{number} is not for sale", param="phone_number")
             if store.get(KIND, number) is not None:
-                raise EnvelopeError(409, "phone_number_not_available",
+                raise api_error(409, "phone_number_not_available",
                                     f"{number} is already taken", param="phone_number")
             return 201, register(record(number, kind="managed", country=country,
                                         number_type=number_type))

@@ -4,17 +4,13 @@
   (`platform_*`), through a connection of its own, so `store.py` (agents) is untouched.
   Objects are JSON records keyed by (kind, id), newest first by insertion order; blobs
   (recordings, timelines) sit beside them.
-- `EnvelopeError` and `endpoint`: the reference's error envelope (§3) with `X-Request-Id`.
-- `page`: the cursor envelope (§5).
-- `Idempotency`: `Idempotency-Key` replay, `idempotency_key_reuse`, `idempotency_in_progress`.
-
-TEMPORARY: the error envelope and the paging helper stand in for the shared ones that the
-REST plumbing is getting (issue 9); once those land, these become thin aliases of them.
+- `api_error`, `endpoint`, `page`: thin names over the shared REST plumbing
+  (`plumbing.py`: the §3 error envelope with `X-Request-Id`, the §5 pages).
+- `idempotent`: `Idempotency-Key` replay, `idempotency_key_reuse`, `idempotency_in_progress`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -30,17 +26,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agentctl.emulator.app import (
+from agentctl.emulator.plumbing import (
     ApiError,
-    EmulatorState,
-    authenticate,
+    authorized,
+    detail_entry,
     key_from_authorization,
+    paged,
     read_object,
 )
 
 _UTC = timezone.utc  # noqa: UP017 (3.10)
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS platform_objects (
@@ -206,123 +201,54 @@ class ResourceStore:
                            (status, json.dumps(body), key))
 
 
-# -- errors ----------------------------------------------------------------------------------
+# -- errors and pages: the shared REST plumbing ---------------------------------------------
 
 
-class EnvelopeError(Exception):
-    """An error answered as the reference's envelope (§3)."""
-
-    def __init__(self, status: int, code: str, message: str, *, param: str | None = None,
-                 errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(status, code, message)
-        self.status, self.code, self.message = status, code, message
-        self.param, self.errors = param, errors
+def api_error(status: int, code: str, message: str, *,
+              param: str | None = None) -> ApiError:
+    """An error answered as the reference's envelope (§3), by the app's handler."""
+    return ApiError(status, message, code=code, param=param)
 
 
-def not_found(code: str, what: str) -> EnvelopeError:
-    return EnvelopeError(404, code, f"{what} not found")
+def not_found(code: str, what: str) -> ApiError:
+    return ApiError(404, f"{what} not found", code=code)
 
 
-def invalid(param: str, message: str) -> EnvelopeError:
-    return EnvelopeError(422, "validation_error", f"{param}: {message}", param=param,
-                         errors=[{"message": message, "param": param}])
-
-
-_STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found",
-                 413: "invalid_request", 422: "validation_error"}
-
-
-def envelope_response(status: int, code: str, message: str, *, param: str | None = None,
-                      errors: list[dict[str, Any]] | None = None, detail: Any = None,
-                      headers: dict[str, str] | None = None) -> Response:
-    request_id = f"req_{uuid.uuid4().hex}"
-    body = {"code": code, "message": message, "param": param, "request_id": request_id,
-            "errors": errors, "detail": message if detail is None else detail}
-    return JSONResponse(body, status_code=status,
-                        headers={"X-Request-Id": request_id, **(headers or {})})
+def invalid(param: str, message: str) -> ApiError:
+    """422 `validation_error` for one body field (`errors[]` and `param` name it)."""
+    return ApiError(422, [detail_entry(["body", param], message, "value_error")],
+                    code="validation_error", message=f"{param}: {message}", param=param)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def endpoint(handler: Handler) -> Handler:
-    """Wrap a handler: authenticate, and answer its errors as envelopes."""
+    """Wrap a handler: authenticate first (errors are the app's envelope answers)."""
 
     async def wrapped(request: Request) -> Response:
-        state: EmulatorState = request.app.state.emulator
-        try:
-            authenticate(state, request.headers.get("authorization"))
-            return await handler(request)
-        except EnvelopeError as exc:
-            return envelope_response(exc.status, exc.code, exc.message, param=exc.param,
-                                     errors=exc.errors, headers=_closing(request))
-        except ApiError as exc:
-            code = _STATUS_CODES.get(exc.status, "invalid_request")
-            if exc.status == 401:
-                code = ("missing_authorization" if exc.detail == "Missing authorization header"
-                        else "unauthorized")
-            message = exc.detail if isinstance(exc.detail, str) else "invalid request body"
-            return envelope_response(exc.status, code, message, detail=exc.detail,
-                                     headers=_closing(request))
+        authorized(request)
+        return await handler(request)
 
     wrapped.__name__ = handler.__name__
     return wrapped
-
-
-def _closing(request: Request) -> dict[str, str]:
-    # An error may answer before the body was read: close such a connection (see app.py).
-    has_body = request.headers.get("content-length", "0") not in ("", "0") or (
-        "transfer-encoding" in request.headers)
-    return {"Connection": "close"} if has_body else {}
 
 
 async def body_object(request: Request) -> dict[str, Any]:
     return await read_object(request)
 
 
-# -- paging ----------------------------------------------------------------------------------
-
-
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid("limit", "must be an integer") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise invalid("limit", f"must be between 1 and {MAX_LIMIT}")
-    return value
-
-
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("seq:"):
-            raise ValueError
-        return int(text[4:])
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("cursor", "not a cursor this service issued") from None
-
-
 def page(request: Request, key: str, rows: list[tuple[int, dict[str, Any]]],
          view: Callable[[dict[str, Any]], dict[str, Any]] = lambda r: r) -> Response:
-    """The `{key: [...], has_more, response_metadata: {next_cursor}}` page of `rows`
-    (newest first, as `ResourceStore.items` gives them) for the request's limit/cursor."""
-    limit = _limit(request)
-    cursor = request.query_params.get("cursor")
-    if cursor:
-        after = _decode_cursor(cursor)
-        rows = [(seq, record) for seq, record in rows if seq < after]
-    chunk, more = rows[:limit], len(rows) > limit
-    next_cursor = _encode_cursor(chunk[-1][0]) if more and chunk else ""
-    return JSONResponse({key: [view(record) for _, record in chunk], "has_more": more,
-                         "response_metadata": {"next_cursor": next_cursor}})
+    """The §5 page of `rows` (newest first, as `ResourceStore.items` gives them)."""
+    return paged(request, key, [view(record) for _, record in rows])
+
+
+def envelope_response(status: int, code: str, message: str) -> Response:
+    """An envelope answer outside a handler's exception flow (artifact links, no auth)."""
+    from agentctl.emulator.plumbing import error_response
+
+    return error_response(ApiError(status, message, code=code))
 
 
 # -- idempotency -----------------------------------------------------------------------------
@@ -340,7 +266,7 @@ async def idempotent(request: Request, store: ResourceStore, body: Any,
         status, answer = await create()
         return JSONResponse(answer, status_code=status)
     if not key or len(key) > 255 or not key.isascii() or not key.isprintable():
-        raise EnvelopeError(400, "idempotency_key_invalid",
+        raise api_error(400, "idempotency_key_invalid",
                             "Idempotency-Key must be 1-255 printable ASCII characters")
     api_key = key_from_authorization(request.headers.get("authorization"))[0] or ""
     scope = hashlib.sha256(f"{api_key}\0{request.method} {request.url.path}\0{key}".encode())
@@ -348,10 +274,10 @@ async def idempotent(request: Request, store: ResourceStore, body: Any,
     stored_key = scope.hexdigest()
     verdict, status, answer = store.claim_key(stored_key, fingerprint)
     if verdict == "reuse":
-        raise EnvelopeError(422, "idempotency_key_reuse",
+        raise api_error(422, "idempotency_key_reuse",
                             "this Idempotency-Key was used with a different request body")
     if verdict == "running":
-        raise EnvelopeError(409, "idempotency_in_progress",
+        raise api_error(409, "idempotency_in_progress",
                             "a request with this Idempotency-Key is still running; retry")
     if verdict == "replay":
         return JSONResponse(answer, status_code=status or 200)

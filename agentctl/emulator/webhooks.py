@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from agentctl.emulator.resources import (
-    EnvelopeError,
+    api_error,
     body_object,
     endpoint,
     invalid,
@@ -201,7 +201,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
         if value is None:
             return None
         if not isinstance(value, str) or platform.state.store.get_agent(value) is None:
-            raise EnvelopeError(404, "agent_not_found", f"no agent with id {value!r}",
+            raise api_error(404, "agent_not_found", f"no agent with id {value!r}",
                                 param="agent_id")
         return value
 
@@ -221,7 +221,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
         enabled = _enabled(body.get("enabled", True))
         for _, other in store.items(SUBSCRIPTION):
             if other["url"] == url and other.get("agent_id") == agent_id:
-                raise EnvelopeError(409, "webhook_subscription_already_exists",
+                raise api_error(409, "webhook_subscription_already_exists",
                                     f"a subscription for {url} exists: {other['id']}")
         now = now_iso()
         record = {"id": new_id("whs"), "agent_id": agent_id, "url": url, "events": events,

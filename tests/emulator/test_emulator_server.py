@@ -164,12 +164,16 @@ def test_two_stores_on_one_file_do_not_lock_each_other_out(tmp_path, connect):
 
 def test_requests_take_a_few_milliseconds(client):
     made = client.post("/v1/agents", json=BODY).json()
-    started = time.perf_counter()
+    rounds = []
     for i in range(20):
+        started = time.perf_counter()
         client.post("/v1/agents", json=BODY)
         client.get(f"/v1/agents/{made['id']}")
         client.put(f"/v1/agents/{made['id']}", json={"name": f"n{i}"})
-    per_request = (time.perf_counter() - started) / 60
+        rounds.append((time.perf_counter() - started) / 3)
+    # The median round: a machine busy with other work stalls some rounds, not the cause
+    # this pins (a request that is slow every time).
+    per_request = sorted(rounds)[len(rounds) // 2]
 
     assert per_request < 0.025  # measured ~1 ms; generous for a loaded CI machine
 
