@@ -271,3 +271,23 @@ def test_promotion_refuses_a_name_twice_in_the_target(make_api, target) -> None:
                        ) as caught:
         promotion_source(source, target_api, "Support", profile="prod")
     assert set(ids) <= set(caught.value.message.split(": ")[-1].split(", "))
+
+
+def test_an_agent_deleted_after_the_plan_is_created_again_not_a_mid_run_404(target, tmp_path):
+    """apply's choice (docs/api.md): the spec says the agent should exist, so an update
+    that finds it gone (404) creates it from the whole spec instead."""
+    running, api = target
+    path = tmp_path / "a.yaml"
+    path.write_text("name: gone\nsystem_prompt: p\nvoice: {voice_id: ivy}\n", "utf-8")
+    made = api.create_agent(load_specs([str(path)], env={})[0].data)
+    path.write_text("name: gone\nsystem_prompt: changed\nvoice: {voice_id: ivy}\n", "utf-8")
+    plans = plan_documents(api, load_specs([str(path)], env={}))
+    assert [p.action for p in plans] == ["update"]
+    api.delete_agent(made["id"])  # someone else deletes it meanwhile
+
+    result = apply_plans(api, plans, concurrency=1)
+
+    assert result.failures == []
+    [item] = running.store.list_agents()
+    assert item["id"] != made["id"] and result.ids["gone"] == item["id"]
+    assert running.store.get_agent(item["id"])["system_prompt"] == "changed"
