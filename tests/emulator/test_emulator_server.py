@@ -162,23 +162,7 @@ def test_two_stores_on_one_file_do_not_lock_each_other_out(tmp_path, connect):
         assert len(b.get("/v1/agents").json()["agents"]) == 40
 
 
-def test_requests_take_a_few_milliseconds(client):
-    made = client.post("/v1/agents", json=BODY).json()
-    rounds = []
-    for i in range(20):
-        started = time.perf_counter()
-        client.post("/v1/agents", json=BODY)
-        client.get(f"/v1/agents/{made['id']}")
-        client.put(f"/v1/agents/{made['id']}", json={"name": f"n{i}"})
-        rounds.append((time.perf_counter() - started) / 3)
-    # The median round: a machine busy with other work stalls some rounds, not the cause
-    # this pins (a request that is slow every time).
-    per_request = sorted(rounds)[len(rounds) // 2]
-
-    assert per_request < 0.025  # measured ~1 ms; generous for a loaded CI machine
-
-
-def test_listing_10000_agents_is_fast(emulator, client):
+def test_listing_10000_agents_pages_them_newest_first(emulator, client):
     store = emulator.store
     with store._transaction() as db:  # bulk insert: the HTTP path is tested elsewhere
         db.executemany(
@@ -190,10 +174,8 @@ def test_listing_10000_agents_is_fast(emulator, client):
             ],
         )
 
-    started = time.perf_counter()
     first = client.get("/v1/agents", params={"limit": 200}).json()
     last = client.get("/v1/agents", params={"limit": 200, "cursor": _cursor_at(9_900)}).json()
-    elapsed = time.perf_counter() - started
 
     items = first["agents"]
     assert len(items) == 200 and first["has_more"] is True
@@ -201,7 +183,6 @@ def test_listing_10000_agents_is_fast(emulator, client):
         (i["created_at"] for i in items), reverse=True
     )
     assert len(last["agents"]) == 100 and last["has_more"] is False
-    assert elapsed < 1.0  # measured ~80 ms for both pages
 
 
 def _cursor_at(offset: int) -> str:
