@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agentctl.render.redact import escape_controls
+
 if TYPE_CHECKING:
     from agentctl.render.output import Output
 
 STATUS = {"passed": ("PASS", "green"), "failed": ("FAIL", "bold red"),
           "error": ("ERROR", "bold red")}
-# Control characters and Unicode line breaks from a transcript or a file, shown escaped.
-_ESCAPES = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
 
 
 def _clean(text: Any) -> str:
-    return str(text).translate(_ESCAPES)
+    """One-line text from a transcript or a file: line breaks escaped too (the sink's
+    primitives escape the other control characters and scrub secrets)."""
+    return escape_controls(str(text), keep_newlines=False)
 
 
 def show_result(out: Output, test: dict[str, Any]) -> None:
