@@ -53,15 +53,15 @@ def iter_pages(
 ) -> Iterator[Page]:
     """Every page of a list. `fetch(params)` sends one GET and returns the parsed body.
 
-    `limit` is the page size asked for (None: the service's default). Items that are not
+    `limit` is the page size asked for (None: the most the service allows, so a whole
+    list costs the fewest requests). Items that are not
     objects with an `id` are a shape error (exit 7), not something to skip silently.
     """
     sent: str | None = None
     number = 0
     while True:
         query = dict(params or {})
-        if limit is not None:
-            query["limit"] = max(1, min(limit, MAX_LIMIT))
+        query["limit"] = MAX_LIMIT if limit is None else max(1, min(limit, MAX_LIMIT))
         if sent:
             query["cursor"] = sent
         items, more, cursor = parse_page(fetch(query), key, what)

@@ -76,13 +76,13 @@ def serve(
         ),
     ] = False,
     page_size: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--page-size", min=1, max=200, metavar="N",
-            help="Items per page of a list when the client sends no limit (the service's"
-            " default is 50; small pages test a client's paging).",
+            help="The most items one page of a list holds, and the default limit (the"
+            " service: 50 by default, at most 200); small pages test a client's paging.",
         ),
-    ] = 50,
+    ] = None,
     speed: Annotated[
         float | None,
         typer.Option(

@@ -548,9 +548,9 @@ def create_app(
     request log appends to (a new one if None; also `app.state.emulator.requests`).
     `extra_routes`: builds more routes from the shared state. `live`: the live session's
     options (`live.LiveOptions` or a dict of them). `page_size`: a list's default `limit`
-    (50 like the service; tests use small pages).
+    and the most a page holds (None: the service's 50 and 200; tests use small pages).
     """
-    from agentctl.emulator.plumbing import DEFAULT_PAGE_SIZE
+    from agentctl.emulator.plumbing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
     state = EmulatorState(
         store=store,
@@ -558,6 +558,7 @@ def create_app(
         allow_loopback_tools=allow_loopback_tools,
         requests=[] if requests is None else requests,
         page_size=page_size or DEFAULT_PAGE_SIZE,
+        max_page_size=page_size or MAX_PAGE_SIZE,
     )
     routes: list[BaseRoute] = [
         Route("/v1/agents", agents_collection, methods=["GET", "POST"]),

@@ -133,6 +133,9 @@ class EmulatorState:
     errors: list[BaseException] = field(default_factory=list)
     tokens: tokens_mod.TokenRegistry = field(default_factory=tokens_mod.TokenRegistry)
     page_size: int = DEFAULT_PAGE_SIZE  # a list's default `limit`
+    # The most one page holds: the service's 200, or a smaller page size the emulator was
+    # started with (so a client asking for 200 still meets several pages in tests).
+    max_page_size: int = MAX_PAGE_SIZE
     platform: Any = None  # numbers, calls, sessions, webhooks: `platform.Platform`
 
 
@@ -306,6 +309,7 @@ def paged(request: Request, key: str, items: Sequence[dict[str, Any]]) -> JSONRe
     state = state_of(request)
     limit = int_param(request, "limit", default=state.page_size, lo=1, hi=MAX_PAGE_SIZE)
     assert limit is not None
+    limit = min(limit, state.max_page_size)
     start = 0
     cursor = request.query_params.get("cursor")
     if cursor:
