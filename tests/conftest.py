@@ -59,7 +59,7 @@ def emulator(tmp_path: Path) -> Iterator[server.RunningEmulator]:
 
 @pytest.fixture
 def paged_emulator(tmp_path: Path) -> Iterator[server.RunningEmulator]:
-    """An emulator whose lists answer 3 items a page unless the client asks for more."""
+    """An emulator whose lists answer at most 3 items a page, whatever the client asks."""
     running = server.start(port=0, db_path=tmp_path / "paged.sqlite3", page_size=3)
     try:
         yield running

@@ -69,6 +69,44 @@ def test_list_limit_stops_early(paged_env, seven):
     assert len(gets(paged_env)) == 1  # one page of 2 was enough
 
 
+def test_a_terminal_shows_progress_while_pages_keep_coming(tmp_path, monkeypatch):
+    from agentctl.emulator import server
+
+    # Pages of 3, every GET answered 0.4 s late: the third of four pages comes after 1.2 s.
+    ten = [f"slow-{i}" for i in range(10)]
+    slow = server.start(port=0, db_path=tmp_path / "slow.sqlite3", page_size=3,
+                        faults="slow=1:400ms,methods=GET,seed=1")
+    try:
+        for name in ten:
+            slow.store.create_agent({"name": name, "system_prompt": "You help.",
+                                     "voice": {"voice_id": "ivy"}})
+        monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
+        monkeypatch.setenv("AGENTCTL_BASE_URL", slow.base_url)
+        shown = run_cli("list", tty=True)
+        quiet = run_cli("list")
+    finally:
+        slow.stop()
+
+    assert "loading agents: 9 (3 pages)" in shown.stderr
+    assert all(name in shown.stdout for name in ten)
+    assert "loading" not in quiet.stderr  # only a terminal gets progress
+
+
+def test_tab_completion_sees_every_page(paged_env, seven):
+    import os
+    import subprocess
+    import sys
+
+    request = dict(os.environ, _AGENTCTL_COMPLETE="complete_bash",
+                   COMP_WORDS="agentctl get pg-", COMP_CWORD="2",
+                   XDG_CACHE_HOME=str(Path(seven).parent / "cache"))
+    done = subprocess.run([sys.executable, "-c", "from agentctl.cli import main; main()"],
+                          env=request, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0 and done.stderr == "", done
+    assert sorted(done.stdout.split()) == SEVEN
+
+
 def test_a_second_apply_of_many_pages_makes_no_duplicate_and_no_write(paged_env, seven):
     run_cli("apply", "-f", seven)
 
