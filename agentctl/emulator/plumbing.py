@@ -314,8 +314,11 @@ def paged(request: Request, key: str, items: Sequence[dict[str, Any]]) -> JSONRe
     cursor = request.query_params.get("cursor")
     if cursor:
         offset, last_id = _decode_cursor(cursor)
-        ids = [item.get("id") for item in items]
-        start = ids.index(last_id) + 1 if last_id in ids else min(offset, len(items))
+        if 0 < offset <= len(items) and items[offset - 1].get("id") == last_id:
+            start = offset  # nothing moved since the last page: no search (a long list's pages)
+        else:
+            ids = [item.get("id") for item in items]
+            start = ids.index(last_id) + 1 if last_id in ids else min(offset, len(items))
     page = list(items[start:start + limit])
     has_more = start + limit < len(items)
     next_cursor = _encode_cursor(start + len(page), str(page[-1]["id"])) if has_more else ""
