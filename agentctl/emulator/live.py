@@ -1001,12 +1001,15 @@ class LiveService:
         credential = self._credential(ws)
         if credential.kind == "refused":
             await self._refuse(conn, SessionError(P.UNAUTHORIZED, credential.problem))
+            await _linger(ws)
             return
         session: Session | None = None
+        peer_gone = False
         try:
             while conn.open:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
+                    peer_gone = True
                     break
                 event = await self._parse(conn, message, session)
                 if event is None:
@@ -1018,7 +1021,7 @@ class LiveService:
                 else:
                     break  # resumed elsewhere
         except WebSocketDisconnect:
-            pass
+            peer_gone = True
         except Exception as exc:  # a bug: record it (tests assert none) and hang up
             self.state.errors.append(exc)
             log.exception("emulator: live session failed")
@@ -1029,6 +1032,8 @@ class LiveService:
             conn.open = False
             if session is not None:
                 session.detached(conn)
+        if not peer_gone:
+            await _linger(ws)
 
     def _credential(self, ws: WebSocket) -> Credential:
         header = ws.headers.get("authorization")
@@ -1147,6 +1152,20 @@ class LiveService:
     async def _refuse(self, conn: Connection, error: SessionError) -> None:
         await conn.send(error.event())
         await conn.close(P.CLOSE_POLICY, error.code)
+
+
+LINGER_SECONDS = 2.0
+
+
+async def _linger(ws: WebSocket) -> None:
+    """After closing the socket ourselves, read (and drop) what the client still sends until
+    its close frame, for at most LINGER_SECONDS. Hanging up on unread incoming data makes
+    the TCP stack answer with a reset, and a reset can destroy what was sent just before it:
+    a `session.error` and its close (seen when a client was still streaming audio)."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(LINGER_SECONDS):
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass
 
 
 def live_routes(state: EmulatorState, options: Any = None) -> tuple[list[Any], LiveService]:
