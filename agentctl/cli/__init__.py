@@ -61,8 +61,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     if argv is None and (not args or args[-1] in ("--help", "-h")):
         from agentctl.cli.savedhelp import answer as saved_help
 
-        if saved_help(args):  # the text an earlier run printed: no Typer to import
-            sys.exit(0)
+        answered = saved_help(args)  # the text an earlier run printed: no Typer to import
+        if answered is not None:
+            sys.exit(answered)
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     hoisted = hoist_global_flags(args)
     env = env or Environment.from_process()

@@ -95,46 +95,56 @@ def _load(key: str) -> tuple[list[str], bool, str] | None:
             saved = file.read()
     except (OSError, ValueError):
         return None
-    # "agentctl-help\n<key>\n<flags>\n<bare 0|1>\n<text>"
+    # "agentctl-help\n<key>\n<flags>\n<bare 0|1> <crc32 of the text>\n<text>"
     parts = saved.split("\n", 4)
     if len(parts) != 5 or parts[0] != "agentctl-help" or parts[1] != key:
         return None
-    if parts[3] not in ("0", "1") or not parts[4].endswith("\n"):
+    bare, _, check = parts[3].partition(" ")
+    if bare not in ("0", "1") or check != _check(parts[4]):  # cut short or changed
         return None
-    return parts[2].split(), parts[3] == "1", parts[4]
+    return parts[2].split(), bare == "1", parts[4]
 
 
-def answer(args: list[str]) -> bool:
-    """Print the saved help text `args` ask for; False (nothing printed): ask Typer."""
+def _check(text: str) -> str:
+    import zlib
+
+    return f"{zlib.crc32(text.encode()) & 0xFFFFFFFF:08x}"
+
+
+def answer(args: list[str]) -> int | None:
+    """Print the saved help text `args` ask for: the exit code, or None (nothing printed)
+    to let Typer answer."""
     if (os.environ.get(FAST_VAR) == "0" or os.environ.get("_AGENTCTL_COMPLETE")
             or sys.platform == "win32"):
-        return False
+        return None
     request = _request(args)
     if request is None:
-        return False
+        return None
     words, flag = request
     try:
         key = _key(words)
         saved = _load(key) if key is not None else None
     except Exception:
-        return False
+        return None
     if saved is None:
-        return False
+        return None
     flags, bare, text = saved
     if (flag is None and not bare) or (flag is not None and flag not in flags):
-        return False
+        return None
     # Typer's echo writes to sys.stdout as it is unless its encoding is missing or ASCII
     # (it then writes UTF-8 to the buffer); bare `agentctl` writes to it in any case.
     if flag is not None and not _written_as_is(sys.stdout):
-        return False
+        return None
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:  # `agentctl --help | head -1`: as the Typer path, no error
+    except BrokenPipeError:
+        # The reader is gone: as Typer does for --help, exit 1 without a word.
         from agentctl.cli import _silence_stdout
 
         _silence_stdout()
-    return True
+        return 1
+    return 0
 
 
 def _written_as_is(stream: Any) -> bool:
@@ -179,7 +189,8 @@ def saving(args: list[str], command: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        sys.stdout = real
+        if sys.stdout is tee:  # (Typer wraps it when the reader is gone: left so)
+            sys.stdout = real
     with suppress(Exception):  # a cache is never an error
         _save(*request, command, "".join(tee.written))
 
@@ -206,5 +217,6 @@ def _save(words: list[str], flag: str | None, command: Any, printed: str) -> Non
         return
     bare = not words and bool(getattr(target, "no_args_is_help", False))
     path, stamp = _path(key)
-    write_private(path, f"agentctl-help\n{key}\n{' '.join(flags)}\n{int(bare)}\n{printed}")
+    head = f"agentctl-help\n{key}\n{' '.join(flags)}\n{int(bare)} {_check(printed)}\n"
+    write_private(path, head + printed)
     drop_other_stamps(path, "help", stamp)  # older texts of this installation
