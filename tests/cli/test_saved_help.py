@@ -21,18 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Runs `agentctl ARGS` as a program and reports whether Typer was imported.
 PROGRAM = r"""
-import json, os, sys
+import atexit, json, os, sys
 sys.argv = ["agentctl", *json.loads(os.environ["HELP_ARGS"])]
+
+@atexit.register  # (a program's run ends in os._exit, after the atexit handlers)
+def report():
+    with open(os.environ["HELP_REPORT"], "w") as out:
+        json.dump({"typer": "typer" in sys.modules}, out)
+
 from agentctl.cli import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else 0
-else:
-    code = 0
-sys.stdout.flush()
-with open(os.environ["HELP_REPORT"], "w") as out:
-    json.dump({"code": code, "typer": "typer" in sys.modules}, out)
+main()
 """
 
 # For every command path, each layout (piped with and without $COLUMNS, a pty of a given
@@ -135,7 +133,8 @@ def program(cache: Path, tmp_path: Path, *args: str, **env: str) -> tuple[dict, 
         [sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=60,
         env=_env(cache, HELP_ARGS=json.dumps(list(args)), HELP_REPORT=str(report), **env))
     assert report.exists(), result.stderr
-    return json.loads(report.read_text()), result.stdout, result.stderr
+    found = {"code": result.returncode, **json.loads(report.read_text())}
+    return found, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -282,4 +281,5 @@ def test_closed_pipe_as_typer_has_it(tmp_path: Path, cache: Path, fast: str) -> 
     finally:
         os.close(write)
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report == {"code": 1, "typer": fast == "0"} and result.stderr == b""
+    assert result.returncode == 1 and result.stderr == b""
+    assert report == {"typer": fast == "0"}
