@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from agentctl.cli import process
 from agentctl.exit_codes import ExitCode
 from agentctl.settings import BOOL_FLAGS, VALUE_FLAGS, Environment
 
@@ -51,6 +52,8 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     """Run agentctl; returns (and, as a console script, exits with) the exit code.
 
     `env` (the streams, variables and secrets of the run) defaults to this process's."""
+    if argv is None:
+        process.pause_gc()
     if argv is None and os.environ.get("_AGENTCTL_COMPLETE", "").startswith("complete_"):
         from agentctl.cli.tab import answer
 
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     env = env or Environment.from_process()
     code = print_version(env) if _asks_version(hoisted) else run(hoisted, env, debug=debug)
     if argv is None:
-        sys.exit(code)
+        process.exit_now(code)
     return code
 
 
@@ -122,6 +125,7 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         command = _command(app, _subcommand(args))
         # the Environment rides on the root context's obj; the root callback wraps it in
         # the run's State
+        process.resume_gc()  # everything loaded so far lives until the end: frozen
         result = command.main(args=args, prog_name="agentctl", standalone_mode=False, obj=env)
         return int(result) if isinstance(result, int) else 0
     except AgentctlError as exc:
