@@ -114,8 +114,7 @@ def _check(text: str) -> str:
 def answer(args: list[str]) -> int | None:
     """Print the saved help text `args` ask for: the exit code, or None (nothing printed)
     to let Typer answer."""
-    if (os.environ.get(FAST_VAR) == "0" or os.environ.get("_AGENTCTL_COMPLETE")
-            or sys.platform == "win32"):
+    if os.environ.get("_AGENTCTL_COMPLETE") or sys.platform == "win32":
         return None
     request = _request(args)
     if request is None:
@@ -126,7 +125,8 @@ def answer(args: list[str]) -> int | None:
         saved = _load(key) if key is not None else None
     except Exception:
         return None
-    if saved is None:
+    # FAST_VAR=0 after the look-up: a run as costly as the first one after an install
+    if saved is None or os.environ.get(FAST_VAR) == "0":
         return None
     flags, bare, text = saved
     if (flag is None and not bare) or (flag is not None and flag not in flags):
