@@ -230,6 +230,7 @@ class World:
             "country_code": lambda: ["US"],
             "area_code": lambda: [415, 212, None],
             "url": lambda: [SEED_URL],
+            "termination_uri": lambda: ["my-trunk.pstn.twilio.com", None],
         }
 
 
