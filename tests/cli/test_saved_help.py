@@ -283,3 +283,30 @@ def test_closed_pipe_as_typer_has_it(tmp_path: Path, cache: Path, fast: str) -> 
     report = json.loads((tmp_path / "r.json").read_text())
     assert result.returncode == 1 and result.stderr == b""
     assert report == {"typer": fast == "0"}
+
+
+def test_help_text_depends_on_no_setting_the_key_leaves_out(tmp_path: Path) -> None:
+    """The saved text is keyed by width and locale only: every help must read the same
+    whatever else the environment holds (a profile, a key, the data dirs, colour settings,
+    the working directory). A help that showed such a value would need it in the key."""
+    from agentctl.cli.docgen import render
+
+    other = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "h"),
+             "XDG_CONFIG_HOME": str(tmp_path / "x"), "XDG_DATA_HOME": str(tmp_path / "d"),
+             "XDG_CACHE_HOME": str(tmp_path / "c"), "AGENTCTL_CONFIG_DIR": str(tmp_path / "cf"),
+             "AGENTCTL_DATA_DIR": str(tmp_path / "dd"), "ASSEMBLYAI_API_KEY": "k-123456789",
+             "AGENTCTL_PROFILE": "prod", "AGENTCTL_BASE_URL": "http://127.0.0.1:9",
+             "AGENTCTL_LOCAL": "1", "AGENTCTL_TIMEOUT": "3", "NO_COLOR": "1", "TERM": "dumb",
+             "FORCE_COLOR": "1", "TYPER_USE_RICH": "0", "COLUMNS": "40"}
+    result = subprocess.run([sys.executable, "-m", "agentctl.cli.docgen"], capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path, env=other)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == render()
+
+
+def test_completion_script_request_is_not_bare_help(tmp_path: Path, cache: Path) -> None:
+    program(cache, tmp_path, "--help")  # the root's text saved: bare `agentctl` may use it
+    report, out, _ = program(cache, tmp_path, _AGENTCTL_COMPLETE="source_bash")
+    assert report["code"] == 0 and out.startswith("# bash completion for agentctl")
+    report, out, _ = program(cache, tmp_path)
+    assert report == {"code": 0, "typer": False} and out.startswith("Usage: agentctl")
