@@ -323,6 +323,8 @@ def _platform_paths(unauthorized: dict[str, Any], invalid: dict[str, Any],
     no_subscription = _error("No subscription with that id:"
                              " `webhook_subscription_not_found`.")
     subscription_id = _path("subscription_id", "A subscription's id (`whs_...`).")
+    already = _error("Another subscription has that URL for the same agent (or both"
+                     " account-wide): `webhook_subscription_already_exists` (409 inferred).")
     number_answer = _json(_ref("PhoneNumber"), "The number's record.")
     deliveries = {
         "parameters": [session_id],
@@ -469,9 +471,7 @@ def _platform_paths(unauthorized: dict[str, Any], invalid: dict[str, Any],
                          "201": _json(_ref("WebhookSubscription"), "The subscription."),
                          "401": unauthorized,
                          "404": _error("No agent with `agent_id`: `agent_not_found`."),
-                         "409": _error("The URL is subscribed already for that agent (or"
-                                       " account-wide): `webhook_subscription_already_"
-                                       "exists`."),
+                         "409": already,
                          "413": too_large, "422": invalid}},
         },
         "/v1/webhook-subscriptions/{subscription_id}": {
@@ -486,7 +486,7 @@ def _platform_paths(unauthorized: dict[str, Any], invalid: dict[str, Any],
                       "responses": {"200": _json(_ref("WebhookSubscription"),
                                                  "The updated subscription."),
                                     "401": unauthorized, "404": no_subscription,
-                                    "413": too_large, "422": invalid}},
+                                    "409": already, "413": too_large, "422": invalid}},
             "delete": {"operationId": "deleteWebhookSubscription",
                        "summary": "Delete a subscription",
                        "responses": {"204": deleted, "401": unauthorized,

@@ -198,3 +198,21 @@ def refused_while_dialing(walk: Walker) -> None:
     assert refused["detail"][0]["loc"] == ["path", "call_id"]
     assert walk("GET", "/v1/calls/{call_id}", path=f"/v1/calls/{call['id']}",
                 expect=200)["status"] == "dialing"
+
+
+def test_a_patch_cannot_make_two_subscriptions_of_one_url(running):
+    """A create refuses a second subscription for a URL (and agent); a PATCH moving another
+    subscription onto that URL once made exactly that pair."""
+    with Walker(running) as walk:
+        hooks = "/v1/webhook-subscriptions"
+        first, second = (walk("POST", hooks, expect=201, json={
+            "url": f"https://hooks.example.com/{name}", "secret": "s" * 32,
+            "events": ["call.ended"]}) for name in ("one", "two"))
+        path = f"{hooks}/{second['id']}"
+        refused = walk("PATCH", hooks + "/{subscription_id}", path=path, expect=409,
+                       json={"url": first["url"]})
+        assert refused["code"] == "webhook_subscription_already_exists"
+        assert walk("GET", hooks + "/{subscription_id}", path=path,
+                    expect=200)["url"] == second["url"]
+        walk("PATCH", hooks + "/{subscription_id}", path=path, expect=200,
+             json={"url": second["url"], "enabled": False})  # its own URL: no conflict
