@@ -65,8 +65,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption("timeout", ("--timeout",), "AGENTCTL_TIMEOUT", float,
                  "Seconds per request", profile_key="timeout", default=DEFAULT_TIMEOUT),
     GlobalOption("ca_cert", ("--ca-cert",), "AGENTCTL_CA_BUNDLE", str,
-                 "Trust the certificates in this PEM file for https (e.g. the one "
-                 "`emulator serve --tls` prints)"),
+                 "Trust the certificates in this PEM file for https and wss (e.g. the "
+                 "one `emulator serve --tls` prints)"),
     GlobalOption("verbose", ("--verbose", "-v"), None, bool, "More detail on stderr",
                  default=False),
     GlobalOption("debug", ("--debug",), None, bool,
