@@ -210,6 +210,8 @@ def routes(platform: Platform) -> list[BaseRoute]:
             return {**current, "agent_id": agent_id, "updated_at": now_iso()}
 
         changed = store.update(KIND, number["phone_number"], change)
+        if changed is None:  # released meanwhile (between the lookup and the change)
+            raise not_found("phone_number_not_found", f"phone number {number['phone_number']}")
         if request.method == "DELETE":
             return Response(status_code=204)
         return JSONResponse(changed)

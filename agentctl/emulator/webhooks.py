@@ -264,7 +264,10 @@ def routes(platform: Platform) -> list[BaseRoute]:
             version = record["secret_version"] + (1 if "secret" in changes else 0)
             return {**record, **changes, "secret_version": version, "updated_at": now_iso()}
 
-        return JSONResponse(public(store.update(SUBSCRIPTION, current["id"], change) or {}))
+        changed = store.update(SUBSCRIPTION, current["id"], change)
+        if changed is None:  # deleted meanwhile (between the lookup and the change)
+            raise not_found("webhook_subscription_not_found", "webhook subscription")
+        return JSONResponse(public(changed))
 
     @endpoint
     async def deliveries(request: Request) -> Response:

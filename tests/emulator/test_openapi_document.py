@@ -216,3 +216,25 @@ def test_a_patch_cannot_make_two_subscriptions_of_one_url(running):
                     expect=200)["url"] == second["url"]
         walk("PATCH", hooks + "/{subscription_id}", path=path, expect=200,
              json={"url": second["url"], "enabled": False})  # its own URL: no conflict
+
+
+def test_a_record_deleted_during_a_change_is_404_not_an_empty_record(running, monkeypatch):
+    """A number or subscription gone between the lookup and the write (a DELETE racing a
+    PUT/PATCH): the write once answered 200 with `null`, or a record of nulls."""
+    with Walker(running) as walk:
+        bought = walk("POST", "/v1/phone-numbers", expect=201,
+                      json={"country_code": "US", "number_type": "local"})
+        agent = walk("POST", "/v1/agents", json=AGENT, expect=201)
+        hook = walk("POST", "/v1/webhook-subscriptions", expect=201, json={
+            "url": "https://hooks.example.com/race", "secret": "s" * 32,
+            "events": ["call.ended"]})
+        resources = running.app.state.emulator.platform.resources
+        monkeypatch.setattr(resources, "update", lambda *args, **kwargs: None)  # the race
+        number_path = f"/v1/phone-numbers/%2B{bought['phone_number'][1:]}/agent"
+        for method, body in (("PUT", {"agent_id": agent["id"]}), ("DELETE", None)):
+            gone = walk(method, "/v1/phone-numbers/{phone_number}/agent", expect=404,
+                        path=number_path, json=body)
+            assert gone["code"] == "phone_number_not_found"
+        gone = walk("PATCH", "/v1/webhook-subscriptions/{subscription_id}", expect=404,
+                    path=f"/v1/webhook-subscriptions/{hook['id']}", json={"enabled": False})
+        assert gone["code"] == "webhook_subscription_not_found"
