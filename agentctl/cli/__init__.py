@@ -151,8 +151,11 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":
             # Bare `agentctl` (or a group such as `agentctl config`) asks for the help,
             # as with kubectl and gh: the help on stdout, exit 0, no error line.
-            sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+                sys.stdout.flush()
+            except BrokenPipeError:  # `agentctl | head -0`: the reader left first
+                _silence_stdout()
             return 0
         if _is_usage_error(exc):
             message = exc.format_message()  # type: ignore[attr-defined]

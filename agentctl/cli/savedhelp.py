@@ -13,8 +13,8 @@ option, an unknown word) goes through Typer, as does a missing, stale or broken 
 plain text everywhere (no colour, no Rich): NO_COLOR and TERM do not change it. Bare
 `agentctl` prints the root's help: it is answered from the root's saved text too.
 
-Typer-free and small: `cli.main` imports it only for a command line that ends in a help flag
-(or is empty).
+Typer-free and small: `cli.main` imports it for a command line that ends in a help flag (or
+is empty), `cli.run` for `saving`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ FAST_VAR = "_AGENTCTL_HELP_FAST"  # "0": never answer from a saved text (tests, 
 HELP_FLAGS = ("--help", "-h")
 FORMAT = 1
 LOCALE_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # what gettext reads
-MAX_WORDS = 3  # the deepest command path is two words
+MAX_WORDS = 3  # more than the deepest command path (two words)
 
 
 def _request(args: list[str]) -> tuple[list[str], str | None] | None:

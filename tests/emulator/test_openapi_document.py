@@ -238,3 +238,35 @@ def test_a_record_deleted_during_a_change_is_404_not_an_empty_record(running, mo
         gone = walk("PATCH", "/v1/webhook-subscriptions/{subscription_id}", expect=404,
                     path=f"/v1/webhook-subscriptions/{hook['id']}", json={"enabled": False})
         assert gone["code"] == "webhook_subscription_not_found"
+
+
+@pytest.mark.parametrize("how", ["agent", "inline"])
+def test_a_live_sessions_record_is_a_session_the_document_describes(running, how):
+    """Sessions from the WebSocket (bound to a stored agent, or configured inline) with
+    tool headers and an LLM key: the record matches the document's Session, and no
+    write-only value is in its configuration."""
+    import json
+
+    from websockets.sync.client import connect
+
+    with Walker(running) as walk:
+        if how == "agent":
+            agent = walk("POST", "/v1/agents", json=AGENT, expect=201)
+            session = {"agent_id": agent["id"]}
+        else:
+            session = {key: AGENT[key] for key in ("system_prompt", "tools", "llm")}
+        with connect(running.ws_url, additional_headers={"Authorization": KEY}, proxy=None,
+                     open_timeout=10, close_timeout=2) as conn:
+            conn.send(json.dumps({"type": "session.update", "session": session}))
+            while (event := json.loads(conn.recv(timeout=10)))["type"] != "session.ready":
+                assert event["type"] == "session.updated", event
+            session_id = event["session_id"]
+            conn.send(json.dumps({"type": "session.end"}))
+            while json.loads(conn.recv(timeout=10))["type"] != "session.ended":
+                pass
+        record = walk("GET", "/v1/sessions/{session_id}", path=f"/v1/sessions/{session_id}",
+                      expect=200)
+    assert record["status"] == "completed" and record["public_close_reason"] == "client_end"
+    assert record["config"]["tools"][0]["http"]["headers"][0]["name"] == "Authorization"
+    text = json.dumps(record)
+    assert "tool-secret" not in text and "sk-x" not in text
