@@ -65,8 +65,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption("timeout", ("--timeout",), "AGENTCTL_TIMEOUT", float,
                  "Seconds per request", profile_key="timeout", default=DEFAULT_TIMEOUT),
     GlobalOption("ca_cert", ("--ca-cert",), "AGENTCTL_CA_BUNDLE", str,
-                 "Trust the certificates in this PEM file for https (e.g. the one "
-                 "`emulator serve --tls` prints)"),
+                 "Trust the certificates in this PEM file for https and wss (e.g. the "
+                 "one `emulator serve --tls` prints)"),
     GlobalOption("verbose", ("--verbose", "-v"), None, bool, "More detail on stderr",
                  default=False),
     GlobalOption("debug", ("--debug",), None, bool,
@@ -106,6 +106,12 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     if env.get(DATA_DIR_ENV):
         return Path(env[DATA_DIR_ENV])
     return _xdg(env, "XDG_DATA_HOME", "~/.local/share") or _platformdirs("user_data_path")
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The user cache dir (Tab's command tree and agent names, `list -o wide`'s records)."""
+    env = os.environ if environ is None else environ
+    return _xdg(env, "XDG_CACHE_HOME", "~/.cache") or _platformdirs("user_cache_path")
 
 
 def _xdg(env: Mapping[str, str], variable: str, default: str) -> Path | None:
@@ -172,6 +178,10 @@ class Environment:
     @property
     def data_dir(self) -> Path:
         return data_dir(self.environ)
+
+    @property
+    def cache_dir(self) -> Path:
+        return cache_dir(self.environ)
 
 
 @dataclass(frozen=True)

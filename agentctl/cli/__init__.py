@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from agentctl.cli import process
 from agentctl.exit_codes import ExitCode
 from agentctl.settings import BOOL_FLAGS, VALUE_FLAGS, Environment
 
@@ -51,6 +52,8 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     """Run agentctl; returns (and, as a console script, exits with) the exit code.
 
     `env` (the streams, variables and secrets of the run) defaults to this process's."""
+    if argv is None:
+        process.pause_gc()
     if argv is None and os.environ.get("_AGENTCTL_COMPLETE", "").startswith("complete_"):
         from agentctl.cli.tab import answer
 
@@ -58,12 +61,18 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         if answered is not None:
             sys.exit(answered)
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and (not args or args[-1] in ("--help", "-h")):
+        from agentctl.cli.savedhelp import answer as saved_help
+
+        answered = saved_help(args)  # the text an earlier run printed: no Typer to import
+        if answered is not None:
+            process.exit_now(answered)
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     hoisted = hoist_global_flags(args)
     env = env or Environment.from_process()
     code = print_version(env) if _asks_version(hoisted) else run(hoisted, env, debug=debug)
     if argv is None:
-        sys.exit(code)
+        process.exit_now(code)
     return code
 
 
@@ -107,6 +116,7 @@ def print_version(env: Environment) -> int:
 
 def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
     from agentctl.cli.app import app
+    from agentctl.cli.savedhelp import saving
     from agentctl.errors import AgentctlError
 
     env = env or Environment.from_process()
@@ -122,7 +132,10 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         command = _command(app, _subcommand(args))
         # the Environment rides on the root context's obj; the root callback wraps it in
         # the run's State
-        result = command.main(args=args, prog_name="agentctl", standalone_mode=False, obj=env)
+        process.resume_gc()  # everything loaded so far lives until the end: frozen
+        with saving(args, command):  # a help text: kept for the next run (savedhelp)
+            result = command.main(args=args, prog_name="agentctl", standalone_mode=False,
+                                  obj=env)
         return int(result) if isinstance(result, int) else 0
     except AgentctlError as exc:
         _report(env, exc.message, exc.hint, exc.details)
@@ -138,8 +151,11 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":
             # Bare `agentctl` (or a group such as `agentctl config`) asks for the help,
             # as with kubectl and gh: the help on stdout, exit 0, no error line.
-            sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+                sys.stdout.flush()
+            except BrokenPipeError:  # `agentctl | head -0`: the reader left first
+                _silence_stdout()
             return 0
         if _is_usage_error(exc):
             message = exc.format_message()  # type: ignore[attr-defined]

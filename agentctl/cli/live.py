@@ -150,7 +150,8 @@ def connect(
             input_encoding=in_encoding, output_encoding=out_encoding,
             source=source, sink=sink, until=stop, timeout=timeout, tools=tools,
             tool_timeout=tool_timeout, speed=speed, trailing_silence_ms=trailing_ms,
-            open_timeout=state.settings.timeout, keep_audio=audio_out is not None,
+            open_timeout=state.settings.timeout, ca_cert=state.settings.ca_cert,
+            keep_audio=audio_out is not None,
         )
         if verbose:
             what = f"agent {config.get('name')!r}" if agent else f"inline {files[0]}"

@@ -58,6 +58,7 @@ def list_(
     items = list(platform.list_numbers(api, limit=limit))
     names = _names(api) if not out.machine else {}
     view.show_items(out, items, view.NUMBER_COLUMNS, view.number_row(names),
+                    empty="no phone numbers",
                     name_key="phone_number")
 
 
@@ -307,7 +308,7 @@ def list_calls(
     items = list(platform.list_calls(state.api(), status=status.value if status else None,
                                      direction=direction.value if direction else None,
                                      limit=limit))
-    view.show_items(out, items, view.CALL_COLUMNS, view.call_row)
+    view.show_items(out, items, view.CALL_COLUMNS, view.call_row, empty="no calls")
 
 
 @calls_app.command("get", epilog="""\b

@@ -60,7 +60,8 @@ def list_(
     items = list(platform.list_sessions(api, agent_id=agent_id,
                                         status=status.value if status else None, limit=limit))
     names = agent_names(api) if not out.machine else {}
-    view.show_items(out, items, view.SESSION_COLUMNS, view.session_row(names))
+    view.show_items(out, items, view.SESSION_COLUMNS, view.session_row(names),
+                    empty="no sessions")
 
 
 @app.command(epilog="""\b

@@ -101,7 +101,8 @@ def test(
         raise AuthError("no API key", hint="set ASSEMBLYAI_API_KEY, pass --api-key, or use "
                         "--local (the embedded emulator)")
     options = RunOptions(url=ws_url(base_url), api_key=api_key, speed=speed,
-                         open_timeout=state.settings.timeout, tool_timeout=tool_timeout,
+                         open_timeout=state.settings.timeout, ca_cert=state.settings.ca_cert,
+                         tool_timeout=tool_timeout,
                          keep_audio=save_dir is not None)
     agents = Agents(state.api, env, allow_loopback=is_loopback_url(base_url),
                     override=override)

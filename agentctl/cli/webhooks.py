@@ -82,7 +82,8 @@ def list_(
     state = get_state(ctx)
     out = state.output(output)
     items = list(platform.list_webhooks(state.api(), limit=limit))
-    view.show_items(out, items, view.WEBHOOK_COLUMNS, view.webhook_row, name_key="url")
+    view.show_items(out, items, view.WEBHOOK_COLUMNS, view.webhook_row, name_key="url",
+                    empty="no webhook subscriptions")
 
 
 @app.command(epilog="""\b
@@ -212,7 +213,8 @@ def deliveries(
     state = get_state(ctx)
     out = state.output(output)
     items = list(platform.list_deliveries(state.api(), session_id, latest=latest))
-    view.show_items(out, items, view.DELIVERY_COLUMNS, view.delivery_row)
+    view.show_items(out, items, view.DELIVERY_COLUMNS, view.delivery_row,
+                    empty="no webhook deliveries")
 
 
 @app.command(epilog="""\b
@@ -269,4 +271,5 @@ def builtin_tools(ctx: typer.Context, output: OutputOpt = OutputMode.table) -> N
     state = get_state(ctx)
     out = state.output(output)
     items = platform.list_builtin_tools(state.api())
-    view.show_items(out, items, view.BUILTIN_COLUMNS, view.builtin_row, name_key="name")
+    view.show_items(out, items, view.BUILTIN_COLUMNS, view.builtin_row, name_key="name",
+                    empty="no built-in tools")

@@ -45,7 +45,7 @@ from agentctl.emulator.plumbing import (
     invalid,
     new_id,
     not_found,
-    paged,
+    paged_by_position,
     read_object,
     state_of,
 )
@@ -411,7 +411,8 @@ def _agent_not_found() -> ApiError:
 async def agents_collection(request: Request) -> Response:
     state = authorized(request)
     if request.method == "GET":
-        return paged(request, "agents", state.store.list_agents())
+        return paged_by_position(request, "agents", state.store.agent_page,
+                                 state.store.agent_position)
     body = await read_object(request)
     fields = new_agent_fields(body, allow_loopback_tools=state.allow_loopback_tools)
     record = state.store.create_agent(fields)

@@ -8,8 +8,9 @@ Errors follow the reference §3: the envelope `{code, message, param, request_id
 detail}` with an `X-Request-Id` header equal to `request_id`; `detail` is a string, or the
 FastAPI `[{loc, msg, type}]` list on a 422. Lists follow §5: `{"<items>": [...],
 "has_more": bool, "response_metadata": {"next_cursor": "..."}}`, `limit` 1-200 (default
-50) and opaque cursors. The cursor's content (a base64 offset and the last id seen) is the
-emulator's own choice (inferred).
+50) and opaque cursors. The cursor's content (base64 JSON of the offset, the last id seen
+and, in the agents list, that item's position in the list's order) is the emulator's own
+choice (inferred).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import binascii
 import copy
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,21 +283,64 @@ def int_param(
     return value
 
 
-def _encode_cursor(offset: int, last_id: str) -> str:
-    raw = json.dumps([offset, last_id], separators=(",", ":")).encode()
+def page_limit(request: Request) -> int:
+    """A list's `limit`: 1-200 (422 otherwise), the emulator's page size when absent, and
+    never more than its largest page."""
+    state = state_of(request)
+    limit = int_param(request, "limit", default=state.page_size, lo=1, hi=MAX_PAGE_SIZE)
+    assert limit is not None
+    return min(limit, state.max_page_size)
+
+
+# Where an item stands in a list's order, as its store says (agents: created_at, seq).
+Position = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What a cursor holds: how many items came before the next page, the id last seen and,
+    in the agents list's cursors, that item's position (older cursors have none)."""
+
+    offset: int
+    last_id: str
+    position: Position | None = None
+
+
+def _encode_cursor(offset: int, last_id: str, position: Position | None = None) -> str:
+    fields: list[Any] = [offset, last_id]
+    if position is not None:
+        fields += list(position)
+    raw = json.dumps(fields, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[int, str]:
+def _decode_cursor(cursor: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        offset, last_id = json.loads(raw)
+        fields = json.loads(raw)
+        if not isinstance(fields, list) or len(fields) not in (2, 4):
+            raise ValueError
+        offset, last_id = fields[:2]
         if not (isinstance(offset, int) and offset >= 0 and isinstance(last_id, str)):
             raise ValueError
+        position = None
+        if len(fields) == 4:
+            created_at, seq = fields[2:]
+            if not (isinstance(created_at, str) and isinstance(seq, int)
+                    and not isinstance(seq, bool)):
+                raise ValueError
+            position = (created_at, seq)
     except (ValueError, binascii.Error, TypeError, UnicodeDecodeError):
         raise invalid([detail_entry(["query", "cursor"], "Invalid cursor", "value_error")]
                       ) from None
-    return offset, last_id
+    return Cursor(offset, last_id, position)
+
+
+def page_response(key: str, page: list[dict[str, Any]], has_more: bool,
+                  next_cursor: str) -> JSONResponse:
+    """The §5 envelope; `next_cursor` is "" on the last page."""
+    return JSONResponse({key: page, "has_more": has_more,
+                         "response_metadata": {"next_cursor": next_cursor if has_more else ""}})
 
 
 def paged(request: Request, key: str, items: Sequence[dict[str, Any]]) -> JSONResponse:
@@ -305,15 +349,14 @@ def paged(request: Request, key: str, items: Sequence[dict[str, Any]]) -> JSONRe
     A cursor names the id last seen and its offset: when items were deleted meanwhile the
     page starts after that id if it is still there, else at the offset (no item is shown
     twice; one created meanwhile shows up on a new listing, as newest-first lists do).
+    Lists the store can page itself use `paged_by_position` instead.
     """
-    state = state_of(request)
-    limit = int_param(request, "limit", default=state.page_size, lo=1, hi=MAX_PAGE_SIZE)
-    assert limit is not None
-    limit = min(limit, state.max_page_size)
+    limit = page_limit(request)
     start = 0
     cursor = request.query_params.get("cursor")
     if cursor:
-        offset, last_id = _decode_cursor(cursor)
+        decoded = _decode_cursor(cursor)
+        offset, last_id = decoded.offset, decoded.last_id
         if 0 < offset <= len(items) and items[offset - 1].get("id") == last_id:
             start = offset  # nothing moved since the last page: no search (a long list's pages)
         else:
@@ -322,5 +365,40 @@ def paged(request: Request, key: str, items: Sequence[dict[str, Any]]) -> JSONRe
     page = list(items[start:start + limit])
     has_more = start + limit < len(items)
     next_cursor = _encode_cursor(start + len(page), str(page[-1]["id"])) if has_more else ""
-    return JSONResponse({key: page, "has_more": has_more,
-                         "response_metadata": {"next_cursor": next_cursor}})
+    return page_response(key, page, has_more, next_cursor)
+
+
+# (limit, after, skip) -> up to `limit` items, newest first, each with its position.
+PageFetch = Callable[..., list[tuple[dict[str, Any], Position]]]
+
+
+def paged_by_position(
+    request: Request, key: str, fetch: PageFetch,
+    position_of: Callable[[str], Position | None],
+) -> JSONResponse:
+    """One page in the §5 envelope under `key`, read from a store that pages itself
+    (`Store.agent_page`): the cost is the page's, not the list's (keyset paging).
+
+    The cursor carries the position of the item last seen, so the next page starts right
+    after it whatever was created or deleted meanwhile, that item included: no item is
+    shown twice or skipped; one created meanwhile shows up on a new listing, as
+    newest-first lists do. A cursor without a position (an older emulator's, or made by
+    hand) is read as before: after its id if that is still there, else at its offset.
+    """
+    limit = page_limit(request)
+    after: Position | None = None
+    skip = 0
+    cursor_text = request.query_params.get("cursor")
+    if cursor_text:
+        cursor = _decode_cursor(cursor_text)
+        after = cursor.position or position_of(cursor.last_id)
+        skip = cursor.offset
+    rows = fetch(limit + 1, after=after, skip=0 if after is not None else skip)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    page = [item for item, _ in rows]
+    next_cursor = ""
+    if has_more:
+        last, position = rows[-1]
+        next_cursor = _encode_cursor(skip + len(page), str(last["id"]), position)
+    return page_response(key, page, has_more, next_cursor)

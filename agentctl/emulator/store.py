@@ -12,7 +12,8 @@ defaults are filled on read. A file of a newer layout is refused (`StoreVersionE
 Records are stored whole, as JSON, *including* write-only values (tool header values,
 `llm[].api_key`); masking them is the API layer's job (`app.py`), so nothing here ever
 decides what a client may see. `id`, `name`, `created_at` and `updated_at` are also
-columns, so the list endpoint never parses the JSON.
+columns, so the list endpoint never parses the JSON, and a page of the list is one range
+scan of the `agents_newest_first` index (`agent_page`), whatever the list's length.
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ CREATE TABLE IF NOT EXISTS agents (
 );
 CREATE INDEX IF NOT EXISTS agents_newest_first ON agents (created_at DESC, seq DESC);
 """
+
+# Where an agent stands in the list's order (newest first): (`created_at`, `seq`).
+Position = tuple[str, int]
+
+_LIST_ITEMS = "SELECT id, name, created_at, updated_at, seq FROM agents"
+_NEWEST_FIRST = "ORDER BY created_at DESC, seq DESC"
+_PAGE_FROM_TOP = f"{_LIST_ITEMS} {_NEWEST_FIRST} LIMIT ? OFFSET ?"
+# After a position (created_at, seq): the rest of its `created_at`, then the older ones; two
+# range scans of the index. Not `WHERE (created_at, seq) < (?, ?)`: SQLite bounds only
+# `created_at` with that and walks every agent sharing it (a bulk import may give
+# thousands the same `created_at`).
+_PAGE_AFTER_SAME_TIME = f"{_LIST_ITEMS} WHERE created_at = ? AND seq < ? {_NEWEST_FIRST} LIMIT ?"
+_PAGE_AFTER_OLDER = f"{_LIST_ITEMS} WHERE created_at < ? {_NEWEST_FIRST} LIMIT ?"
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _UTC = timezone.utc  # noqa: UP017 (datetime.UTC is 3.11+, and we support 3.10)
@@ -207,6 +221,35 @@ class Store:
         with self._transaction() as db:
             cursor = db.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
             return cursor.rowcount > 0
+
+    def agent_page(
+        self, limit: int, *, after: Position | None = None, skip: int = 0,
+    ) -> list[tuple[dict[str, str], Position]]:
+        """Up to `limit` list items, newest first, each with its position in that order.
+
+        `after`: the items that come after that position, whether or not the agent that
+        stood there still exists; two range scans of the newest-first index, so a page
+        costs O(limit) however deep it is (even when many agents share a `created_at`).
+        Without it: the items from the `skip`-th on (O(skip + limit), in SQLite).
+        """
+        with self._lock:
+            db = self._conn()
+            if after is None:
+                rows = db.execute(_PAGE_FROM_TOP, (limit, skip)).fetchall()
+            else:
+                rows = db.execute(_PAGE_AFTER_SAME_TIME, (*after, limit)).fetchall()
+                if len(rows) < limit:
+                    rows += db.execute(_PAGE_AFTER_OLDER,
+                                       (after[0], limit - len(rows))).fetchall()
+        return [({"id": i, "name": n, "created_at": c, "updated_at": u}, (c, seq))
+                for i, n, c, u, seq in rows]
+
+    def agent_position(self, agent_id: str) -> Position | None:
+        """Where an agent stands in the list's order (`agent_page(after=...)`), or None."""
+        with self._lock:
+            row = self._conn().execute(
+                "SELECT created_at, seq FROM agents WHERE id = ?", (agent_id,)).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
 
     def list_agents(self) -> list[dict[str, str]]:
         """Lightweight items, newest first (by `created_at`, then by insertion order)."""

@@ -34,10 +34,11 @@ def duration(value: Any) -> str:
 
 
 def show_items(out: Output, items: list[Record], columns: Sequence[str], row: Row, *,
-               name_key: str = "id") -> None:
-    """A list: a table for people, the records for -o json|yaml, ids or names per line."""
+               empty: str, name_key: str = "id") -> None:
+    """A list: a table for people (`empty` said on stderr when there is nothing, as
+    `agentctl list` does), the records for -o json|yaml, ids or names per line."""
     out.records([items], view=View(columns, lambda page: [tuple(row(i)) for i in page]),
-                name_key=name_key)
+                empty=empty, name_key=name_key)
 
 
 def show_one(out: Output, record: Record, rows: list[tuple[str, str]], *,

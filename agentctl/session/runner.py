@@ -124,6 +124,7 @@ class SessionPlan:
     trailing_silence_ms: int = 2000
     resume_window: float = RESUME_WINDOW
     open_timeout: float = 10.0
+    ca_cert: str | None = None  # certificates to trust for wss (--ca-cert)
     keep_audio: bool = False
     # Set from anywhere to end the session (politely, as after --until): `agentctl test`
     # ends a conversation when its turns are over.
@@ -240,10 +241,13 @@ class LiveSession:
         self._sender: threading.Thread | None = None
 
     # -- the whole session ------------------------------------------------------------
+    def _open(self, timeout: float) -> Socket:
+        return self._opener(self.plan.url, self.plan.api_key, timeout=timeout,
+                            ca_cert=self.plan.ca_cert)
+
     def run(self) -> SessionResult:
         self._t0 = self._clock()
-        self._install(self._opener(self.plan.url, self.plan.api_key,
-                                   timeout=self.plan.open_timeout))
+        self._install(self._open(self.plan.open_timeout))
         outcome = "interrupted"
         try:
             try:
@@ -339,8 +343,7 @@ class LiveSession:
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 try:
-                    sock = self._opener(self.plan.url, self.plan.api_key,
-                                        timeout=self.plan.open_timeout)
+                    sock = self._open(self.plan.open_timeout)
                 except UnavailableError:
                     if self._clock() - lost_at > self.plan.resume_window - RESUME_MARGIN:
                         raise
@@ -516,8 +519,7 @@ class LiveSession:
                     hint="check the network; the session is gone, start a new one",
                 )
             try:
-                sock = self._opener(self.plan.url, self.plan.api_key,
-                                    timeout=min(self.plan.open_timeout, remaining))
+                sock = self._open(min(self.plan.open_timeout, remaining))
             except (UnavailableError, RejectedError) as exc:
                 problem = exc.message
                 time.sleep(min(delay, max(remaining, 0)))

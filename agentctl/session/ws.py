@@ -56,14 +56,27 @@ class Socket:
         self._send_lock = threading.Lock()
 
     @classmethod
-    def open(cls, url: str, api_key: str, *, timeout: float = 10.0) -> Socket:
-        """Connect with `Authorization: Bearer <key>`; failures become agentctl errors."""
+    def open(cls, url: str, api_key: str, *, timeout: float = 10.0,
+             ca_cert: str | None = None) -> Socket:
+        """Connect with `Authorization: Bearer <key>`; failures become agentctl errors.
+        `ca_cert`: a PEM file of certificates to trust for wss instead of the default (the
+        REST client's --ca-cert, e.g. for `emulator serve --tls`)."""
+        import ssl
+
         from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
         from websockets.sync.client import connect
 
+        tls: dict[str, Any] = {}
+        if ca_cert and url.startswith("wss://"):
+            try:
+                tls["ssl"] = ssl.create_default_context(cafile=ca_cert)
+            except (OSError, ssl.SSLError) as exc:
+                raise UsageError(f"cannot read certificates from {ca_cert}: {exc}",
+                                 hint="--ca-cert takes a PEM file") from None
         try:
             connection = connect(
                 url,
+                **tls,
                 additional_headers={"Authorization": f"Bearer {api_key}"},
                 user_agent_header=f"agentctl/{__version__}",
                 open_timeout=timeout,
@@ -98,6 +111,13 @@ class Socket:
         except InvalidHandshake as exc:
             raise UnavailableError(f"connect: WebSocket handshake with {url} failed ({exc})"
                                    ) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise UnavailableError(
+                f"connect: the certificate of {urlsplit(url).hostname} is not trusted "
+                f"({exc.verify_message or 'verification failed'})",
+                hint="for a server with its own certificate (emulator serve --tls): "
+                "--ca-cert PEM or $AGENTCTL_CA_BUNDLE",
+            ) from None
         except OSError as exc:
             raise UnavailableError(
                 f"connect: cannot connect to {url} ({exc.strerror or type(exc).__name__})",

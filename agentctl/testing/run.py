@@ -71,6 +71,7 @@ class RunOptions:
     api_key: str
     speed: float = 1.0
     open_timeout: float = 10.0
+    ca_cert: str | None = None  # certificates to trust for wss (--ca-cert)
     tool_timeout: float = 10.0
     keep_audio: bool = False  # for --save-dir
     capacity_wait: float = CAPACITY_WAIT
@@ -502,7 +503,8 @@ class _Conversation:
             # The watch ends a test at its timeout; the session's own is a backstop.
             source=source, sink=sink, timeout=self.test.timeout + TIMEOUT_SLACK, tools=tools,
             tool_timeout=self.options.tool_timeout, speed=self.options.speed,
-            open_timeout=self.options.open_timeout, keep_audio=self.options.keep_audio,
+            open_timeout=self.options.open_timeout, ca_cert=self.options.ca_cert,
+            keep_audio=self.options.keep_audio,
             stop=stop)
 
     def on_agent_event(self, event: dict[str, Any]) -> None:

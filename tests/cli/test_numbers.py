@@ -191,3 +191,16 @@ def env_for_tab(isolated: Path) -> dict[str, str]:
     import os
 
     return dict(os.environ, XDG_CACHE_HOME=str(isolated / "cache"))
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("numbers", "list"), "no phone numbers"),
+    (("calls", "list"), "no calls"),
+    (("sessions", "list"), "no sessions"),
+    (("webhooks", "list"), "no webhook subscriptions"),
+])
+def test_an_empty_list_says_so_on_stderr_instead_of_a_bare_header(emu, args, said):
+    shown = run_cli(*args)
+    assert shown.stdout == ""
+    assert said in shown.stderr
+    assert json.loads(run_cli(*args, "-o", "json").stdout) == []

@@ -81,3 +81,31 @@ def test_emulator_serve_tls_prints_its_certificate(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
         proc.stderr.close()
+
+
+def test_connect_over_wss_trusts_the_same_ca_cert(tmp_path, monkeypatch, write):
+    """The live session (wss) takes --ca-cert like the REST client: the emulator's own
+    certificate is trusted when given, and refused in one line (exit 7) when not."""
+    from tests.session.wavgen import utterances, wav_file
+
+    cert, key = make_certificate(tmp_path / "tls")
+    running = server.start(port=0, db_path=tmp_path / "wss.sqlite3", tls=(cert, key),
+                           live={"speed": 50.0})
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("AGENTCTL_BASE_URL", running.base_url)
+    speech = wav_file(tmp_path / "q.wav", utterances(("s", 0.3), ("t", 1.0), ("s", 0.3)))
+    try:
+        run_cli("--ca-cert", str(cert), "create", "-f", write("a.yaml", agent_yaml("wss")))
+        talked = run_cli("--ca-cert", str(cert), "connect", "wss", "--audio-in", str(speech),
+                         "--speed", "20")
+        assert "agent: I heard 1.0 seconds of speech." in talked.stdout
+        # inline (-f): no REST request first, so the WebSocket's own check is what fails
+        refused = run_cli("connect", "-f", write("b.yaml", agent_yaml("inline")),
+                          "--audio-in", str(speech), "--speed", "20", exit_code=7)
+    finally:
+        running.stop()
+    assert running.errors == []
+    assert refused.stderr.splitlines()[0] == (
+        "error: connect: the certificate of 127.0.0.1 is not trusted (self-signed certificate)")
+    assert "--ca-cert" in refused.stderr
+    assert "Traceback" not in refused.stderr
