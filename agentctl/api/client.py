@@ -45,6 +45,15 @@ class AgentsAPI:
         # Requests go to absolute URLs: httpx then parses each URL once, not twice (merging
         # a relative one with the base URL parses again), ~50 us of ~1.5 ms a request.
         self._base = str(http.base_url).rstrip("/")
+        self._agents_url: httpx.URL | None = None
+
+    def agents_url(self) -> httpx.URL:
+        """`/v1/agents` under the base URL, joined once as httpx joins a path on every call
+        (parsing the URL again: ~0.1 ms a request, a tenth of a create on loopback)."""
+        if self._agents_url is None:
+            base = self.http.base_url
+            self._agents_url = base.copy_with(raw_path=base.raw_path + b"v1/agents")
+        return self._agents_url
 
     # -- the endpoints ----------------------------------------------------------------
     def iter_collection(
@@ -93,7 +102,7 @@ class AgentsAPI:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                response = self.http.post("/v1/agents", json=for_write(body))
+                response = self.http.post(self.agents_url(), json=for_write(body))
             except Exception as exc:
                 if not _is_transport_error(exc):
                     raise
