@@ -40,14 +40,19 @@ def full_records(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    cached = cache.load() if cache is not None else {}
     listed: list[Record] = []  # what was shown, in order: the cache's next contents
     reused: set[str] = set()
     fetched = done = 0
     finished = False
     pool = ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix="wide")
+    # The cache file is read while the first page of the list is on its way.
+    loading = pool.submit(cache.load) if cache is not None else None
+    cached: dict[str, Record] = {}
 
     def slots(page: list[Record]) -> list[Record | Future[Record]]:
+        nonlocal cached, loading
+        if loading is not None:
+            cached, loading = loading.result(), None
         out: list[Record | Future[Record]] = []
         for item in page:
             record = cached.get(item["id"])
@@ -91,6 +96,8 @@ def full_records(
             yield resolved(ahead.popleft())
         finished = True
     finally:
+        if loading is not None:  # no page came: an empty list still prunes the cache
+            cached = loading.result()
         pool.shutdown(wait=True, cancel_futures=True)
         whole = complete and finished
         if cache is not None and (fetched or (whole and len(cached) > len(reused))):

@@ -78,6 +78,15 @@ def test_a_deleted_agent_disappears_from_the_listing_and_the_cache(api_env, thre
     assert sorted(r["name"] for r in stored) == ["alpha", "beta"]
 
 
+def test_an_empty_listing_empties_the_cache(api_env, three):
+    run_cli("list", "-o", "wide")
+    run_cli("delete", "alpha", "beta", "gamma", "--yes")
+    result = run_cli("list", "-o", "wide")
+    assert result.stdout == "" and "no agents" in result.stderr
+    (path,) = cache_files()
+    assert json.loads(path.read_text())["records"] == []
+
+
 def test_a_partial_listing_keeps_the_other_records(api_env, three):
     run_cli("list", "-o", "wide", "--name", "a*")  # alpha only
     run_cli("list", "-o", "wide", "--limit", "1")  # the newest: gamma
