@@ -108,6 +108,12 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return _xdg(env, "XDG_DATA_HOME", "~/.local/share") or _platformdirs("user_data_path")
 
 
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The user cache dir (Tab's command tree and agent names, `list -o wide`'s records)."""
+    env = os.environ if environ is None else environ
+    return _xdg(env, "XDG_CACHE_HOME", "~/.cache") or _platformdirs("user_cache_path")
+
+
 def _xdg(env: Mapping[str, str], variable: str, default: str) -> Path | None:
     """On Linux, what platformdirs answers, without importing it (it imports tempfile and
     more: ~10 ms of every command that reads the config file)."""
@@ -172,6 +178,10 @@ class Environment:
     @property
     def data_dir(self) -> Path:
         return data_dir(self.environ)
+
+    @property
+    def cache_dir(self) -> Path:
+        return cache_dir(self.environ)
 
 
 @dataclass(frozen=True)

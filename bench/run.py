@@ -286,6 +286,9 @@ def completion_env(env: dict[str, str], line: str) -> dict[str, str]:
                 COMP_CWORD=str(len(words) - 1))
 
 
+FIRST_HELP = "agentctl --help through Typer (the first --help after an install)"
+
+
 def startup(env: dict[str, str], emulator: Emulator, rounds: int) -> list[Row]:
     api = emulator.env(env)
     zsh = dict(env, _AGENTCTL_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS="agentctl ")
@@ -302,9 +305,15 @@ def startup(env: dict[str, str], emulator: Emulator, rounds: int) -> list[Row]:
         "complete `agentctl li<Tab>` through Typer (the first Tab after an install)": (
             AGENTCTL, dict(completion_env(env, "agentctl li"), _AGENTCTL_COMPLETE_FAST="0"),
             False),
+        FIRST_HELP: ([*AGENTCTL, "--help"], dict(env, _AGENTCTL_HELP_FAST="0"), False),
         "python -c 'import typer' (for reference)": ([PY, "-c", "import typer"], env, False),
     }
     runs = interleaved(cases, rounds)
+    # The --help rows print the text their warm-up run saved: it must be Typer's, byte for
+    # byte (FIRST_HELP's runs go through Typer, as the first --help after an install).
+    typer_help = {r.out for r in runs[FIRST_HELP]}
+    saved_help = len(typer_help) == 1 and {
+        r.out for r in runs["agentctl --help (piped)"]} == typer_help
     base = median(runs["python -c pass"])
     goals = {"agentctl --version": 6, "agentctl --help (piped)": 10,
              "agentctl --help (terminal)": 10, "complete `agentctl li<Tab>` (bash)": 8,
@@ -315,6 +324,10 @@ def startup(env: dict[str, str], emulator: Emulator, rounds: int) -> list[Row]:
         row = ratio_row("start-up", name, median(samples) / base, goals.get(name),
                         f"{median(samples) * 1000:.1f} ms (median of {len(samples)})")
         row.samples = [round(s.wall * 1000, 2) for s in samples]
+        if name.startswith("agentctl --help ("):
+            row.detail += ("; the saved text, Typer's bytes" if saved_help
+                           else "; NOT the text Typer prints")
+            row.ok = row.ok and saved_help
         rows.append(row)
     return rows
 

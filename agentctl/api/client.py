@@ -266,12 +266,10 @@ class AgentsAPI:
             raise UnavailableError(
                 f"{what}: the service answered {response.status_code} without the agent's id",
                 hint="the answer is not an agent record; agentctl list shows what exists")
-        for key, kind in _RECORD_SHAPES.items():
-            if body.get(key) is not None and not isinstance(body[key], kind):
-                raise UnavailableError(
-                    f"{what}: the service's record has {key} as "
-                    f"{type(body[key]).__name__}, not {kind.__name__}",  # type: ignore[union-attr]
-                    hint="the answer is in a shape agentctl does not know")
+        problem = shape_problem(body)
+        if problem:
+            raise UnavailableError(f"{what}: the service's record has {problem}",
+                                   hint="the answer is in a shape agentctl does not know")
         return body
 
     @staticmethod
@@ -282,6 +280,17 @@ class AgentsAPI:
             raise UnavailableError(
                 f"{what}: the service answered {response.status_code} with a body that is not JSON"
             ) from None
+
+
+def shape_problem(record: Record) -> str | None:
+    """Which field of `record` has a JSON type agentctl cannot read ("tools as str, not
+    list"), or None. Also for records read back from a cache."""
+    for key, kind in _RECORD_SHAPES.items():
+        value = record.get(key)
+        if value is not None and not isinstance(value, kind):
+            return (f"{key} as {type(value).__name__}, "
+                    f"not {kind.__name__}")  # type: ignore[union-attr]
+    return None
 
 
 def _after_tries(error: AgentctlError, attempt: int) -> AgentctlError:

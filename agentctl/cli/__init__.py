@@ -61,6 +61,12 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         if answered is not None:
             sys.exit(answered)
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and (not args or args[-1] in ("--help", "-h")):
+        from agentctl.cli.savedhelp import answer as saved_help
+
+        answered = saved_help(args)  # the text an earlier run printed: no Typer to import
+        if answered is not None:
+            process.exit_now(answered)
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     hoisted = hoist_global_flags(args)
     env = env or Environment.from_process()
@@ -110,6 +116,7 @@ def print_version(env: Environment) -> int:
 
 def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
     from agentctl.cli.app import app
+    from agentctl.cli.savedhelp import saving
     from agentctl.errors import AgentctlError
 
     env = env or Environment.from_process()
@@ -126,7 +133,9 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         # the Environment rides on the root context's obj; the root callback wraps it in
         # the run's State
         process.resume_gc()  # everything loaded so far lives until the end: frozen
-        result = command.main(args=args, prog_name="agentctl", standalone_mode=False, obj=env)
+        with saving(args, command):  # a help text: kept for the next run (savedhelp)
+            result = command.main(args=args, prog_name="agentctl", standalone_mode=False,
+                                  obj=env)
         return int(result) if isinstance(result, int) else 0
     except AgentctlError as exc:
         _report(env, exc.message, exc.hint, exc.details)
@@ -142,8 +151,11 @@ def run(args: list[str], env: Environment | None = None, *, debug: bool) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":
             # Bare `agentctl` (or a group such as `agentctl config`) asks for the help,
             # as with kubectl and gh: the help on stdout, exit 0, no error line.
-            sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+                sys.stdout.flush()
+            except BrokenPipeError:  # `agentctl | head -0`: the reader left first
+                _silence_stdout()
             return 0
         if _is_usage_error(exc):
             message = exc.format_message()  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from agentctl.api.client import AgentsAPI
+    from agentctl.cli.state import State
     from agentctl.render.output import Output
 
 
@@ -71,9 +72,16 @@ def list_(
         "--sort", help="Sort by name, created or updated (default: newest first).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N agents.")]
     = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="With -o wide: fetch every record (one GET each) instead of "
+        "reusing the ones an earlier listing cached, and leave the cache alone.")] = False,
     output: OutputOpt = OutputMode.table,
 ) -> None:
-    """List agents: name, id, created, updated."""
+    """List agents: name, id, created, updated.
+
+    -o wide adds voice, tools and greeting: one GET per agent, except for the records an
+    earlier wide listing cached whose agents the list shows unchanged (see --no-cache).
+    """
     from agentctl.render import records
 
     state = get_state(ctx)
@@ -92,7 +100,8 @@ def list_(
     if limit is not None:
         pages = _first(pages, limit)
     if out.wide:
-        pages = _details(api, pages, out)
+        pages = _details(state, api, pages, out, complete=name is None and limit is None,
+                         use_cache=not no_cache)
     records.show_list(out, pages, empty=f"no agents match --name {name!r}" if name
                       else "no agents")
 
@@ -137,32 +146,40 @@ def _first(pages: Iterable[list[dict[str, Any]]], limit: int) -> Iterator[list[d
             return  # before the next page is fetched
 
 
-def _details(api: AgentsAPI, pages: Iterable[list[dict[str, Any]]], out: Output
+def _details(state: State, api: AgentsAPI, pages: Iterable[list[dict[str, Any]]],
+             out: Output, *, complete: bool, use_cache: bool
              ) -> Iterator[list[dict[str, Any]]]:
-    """Full records for -o wide, 8 GETs at a time over the one client's pool, page by page.
+    """Full records for -o wide (usecases/wide.py): cached ones reused, the others fetched
+    concurrently. When the table is piped and stderr is a terminal, a count there says
+    it is working."""
+    from agentctl.usecases.wide import full_records
 
-    An item that is already a whole record (a list answered with full agents, as one
-    shape of the reference has it) costs no GET. When the table is piped and stderr is
-    a terminal, a count there says it is working.
-    """
-    from concurrent.futures import ThreadPoolExecutor
+    cache = None
+    if use_cache:
+        from agentctl.settings import emulator_db
+        from agentctl.usecases.record_cache import RecordCache
 
-    def record(item: dict[str, Any]) -> dict[str, Any]:
-        return item if "system_prompt" in item else api.get_agent(str(item["id"]))
-
+        settings = state.settings  # --local: its port changes, its database does not
+        origin = f"local:{emulator_db(state.env.environ)}" if settings.local else (
+            settings.base_url)
+        cache = RecordCache(state.env.cache_dir, origin, settings.api_key)
     progress = out.is_tty(out.stderr) and not out.is_tty(out.stdout)
-    done = 0
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for page in pages:
-            records = list(pool.map(record, page))
-            done += len(records)
-            if progress:
-                out.stderr.write(f"\rfetched {done} agents' details")
-                out.stderr.flush()
-            yield records
-    if progress and done:
-        out.stderr.write("\r\x1b[K")
+    shown = False
+
+    def report(done: int, fetched: int) -> None:
+        nonlocal shown
+        shown = True
+        out.stderr.write(f"\rdetails of {done} agents ({fetched} fetched, "
+                         f"{done - fetched} from the cache)")
         out.stderr.flush()
+
+    try:
+        yield from full_records(api, pages, cache=cache, complete=complete,
+                                on_progress=report if progress else None)
+    finally:
+        if shown:
+            out.stderr.write("\r\x1b[K")
+            out.stderr.flush()
 
 
 def get(

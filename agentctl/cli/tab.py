@@ -3,7 +3,7 @@
 Importing Typer and building the app is most of a completion request's time (~50 ms of
 ~75). So the first request after an install or upgrade goes through Typer (`complete.py`)
 and saves the app's command tree (commands, options, arguments, choices) in the user cache
-dir, keyed by the files of the installed package; every later request is answered here
+dir, keyed by the installation's stamp (`usercache`); every later request is answered here
 from that tree, following Click's rules for what the word under the cursor is. Anything
 this does not model (`--`, `--opt=value`, option clusters, unknown words) returns None and
 the request goes through Typer as before. Typer-free: no module imported here imports it.
@@ -20,7 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PROG = "agentctl"
+from agentctl.cli.usercache import (
+    PROG,
+    cache_dir,
+    drop_other_stamps,
+    install_stamp,
+    write_private,
+)
+
 COMPLETE_VAR = "_AGENTCTL_COMPLETE"
 FAST_VAR = "_AGENTCTL_COMPLETE_FAST"  # "0": always through Typer (for tests)
 API_TIMEOUT = 1.5  # seconds, wall clock, for the one list request (connect to last byte)
@@ -31,38 +38,12 @@ TREE_FORMAT = 1
 Item = tuple[str, str]  # (value, help)
 
 
-def cache_dir() -> Path:
-    """The user cache dir, as platformdirs has it, without importing it where we can."""
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / PROG
-    if os.name == "posix":
-        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
-        return Path(base) / PROG
-    import platformdirs
-
-    return platformdirs.user_cache_path(PROG)
-
-
 # -- the command tree ----------------------------------------------------------------------
 
 def tree_path() -> Path:
-    """Named by where the package is installed, its version and its source files (name,
-    size, mtime), so an upgrade or an edit in a checkout never reads an old tree."""
-    import zlib
-
-    from agentctl import __version__
-
-    package = Path(__file__).resolve().parent.parent
-    stamp = [f"{TREE_FORMAT} {__version__} {sys.version_info[:2]}"]
-    for folder, dirs, files in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        for name in sorted(files):
-            if name.endswith(".py"):
-                stat = os.stat(os.path.join(folder, name))
-                stamp.append(f"{folder}/{name} {stat.st_size} {stat.st_mtime_ns}")
-    where = zlib.crc32(str(package).encode()) & 0xFFFFFFFF
-    digest = zlib.crc32("\n".join(stamp).encode()) & 0xFFFFFFFF
-    return cache_dir() / "completion" / f"tree-{where:08x}-{digest:08x}.json"
+    """Named by the installation's stamp (usercache), so an upgrade or an edit in a
+    checkout never reads an old tree."""
+    return cache_dir() / "completion" / f"tree-{install_stamp(f'tree {TREE_FORMAT}')}.json"
 
 
 def save_tree(command: Any) -> None:
@@ -75,9 +56,7 @@ def save_tree(command: Any) -> None:
 
         write_private(path, json.dumps(_node(command, None, PROG), separators=(",", ":")))
         # Older trees of this installation go (another one, e.g. a checkout, keeps its own).
-        for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.json"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        drop_other_stamps(path, "tree", path.stem.removeprefix("tree-"))
     except Exception:
         pass
 
@@ -437,14 +416,3 @@ def _cached(path: Path, fetch: Callable[[], list[tuple[str, str]]]) -> list[tupl
         return cached or []
     write_private(path, json.dumps(agents, separators=(",", ":")))
     return agents
-
-
-def write_private(path: Path, text: str) -> None:
-    """fileio's private atomic write; a cache that cannot be written is no error."""
-    import contextlib
-
-    from agentctl.errors import UsageError
-    from agentctl.fileio import write_private as write
-
-    with contextlib.suppress(UsageError, OSError):
-        write(path, text)

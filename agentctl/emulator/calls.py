@@ -204,7 +204,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
             raise not_found("call_not_found", "call")
         if request.method == "DELETE":
             if call["status"] in ("dialing", "active"):
-                raise invalid("call_id", "the call is still in progress")
+                raise invalid("call_id", "the call is still in progress", where="path")
             store.delete(KIND, call["id"])
             return Response(status_code=204)
         return JSONResponse(call)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -117,7 +116,9 @@ def routes(platform: Platform) -> list[BaseRoute]:
         return store.put(KIND, number, key=number["phone_number"])
 
     def lookup(request: Request) -> dict[str, Any]:
-        number = unquote(request.path_params["number"])
+        # The server decoded the path once already (`%2B` is `+`); a second decoding would
+        # take `%252B...` (the text "%2B...") for the number too.
+        number = request.path_params["number"]
         found = store.get(KIND, number)
         if found is None:
             raise not_found("phone_number_not_found", f"phone number {number}")
@@ -209,6 +210,8 @@ def routes(platform: Platform) -> list[BaseRoute]:
             return {**current, "agent_id": agent_id, "updated_at": now_iso()}
 
         changed = store.update(KIND, number["phone_number"], change)
+        if changed is None:  # released meanwhile (between the lookup and the change)
+            raise not_found("phone_number_not_found", f"phone number {number['phone_number']}")
         if request.method == "DELETE":
             return Response(status_code=204)
         return JSONResponse(changed)

@@ -214,9 +214,10 @@ def not_found(code: str, what: str) -> ApiError:
     return ApiError(404, f"{what} not found", code=code)
 
 
-def invalid(param: str, message: str) -> ApiError:
-    """422 `validation_error` for one body field (`errors[]` and `param` name it)."""
-    return ApiError(422, [detail_entry(["body", param], message, "value_error")],
+def invalid(param: str, message: str, *, where: str = "body") -> ApiError:
+    """422 `validation_error` for one body field, or one of `where` ("path", "query")
+    (`errors[]` and `param` name it)."""
+    return ApiError(422, [detail_entry([where, param], message, "value_error")],
                     code="validation_error", message=f"{param}: {message}", param=param)
 
 

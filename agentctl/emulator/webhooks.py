@@ -205,6 +205,14 @@ def routes(platform: Platform) -> list[BaseRoute]:
                                 param="agent_id")
         return value
 
+    def refuse_duplicate(url: str, agent_id: str | None, self_id: str | None = None) -> None:
+        """One subscription per URL and agent (or account-wide): 409 (inferred status)."""
+        for _, other in store.items(SUBSCRIPTION):
+            if (other["url"] == url and other.get("agent_id") == agent_id
+                    and other["id"] != self_id):
+                raise api_error(409, "webhook_subscription_already_exists",
+                                f"a subscription for {url} exists: {other['id']}")
+
     @endpoint
     async def collection(request: Request) -> Response:
         if request.method == "GET":
@@ -219,10 +227,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
         url, events = _url(platform, body.get("url")), _events(body.get("events"))
         secret, agent_id = _secret(body.get("secret")), agent(body.get("agent_id"))
         enabled = _enabled(body.get("enabled", True))
-        for _, other in store.items(SUBSCRIPTION):
-            if other["url"] == url and other.get("agent_id") == agent_id:
-                raise api_error(409, "webhook_subscription_already_exists",
-                                    f"a subscription for {url} exists: {other['id']}")
+        refuse_duplicate(url, agent_id)
         now = now_iso()
         record = {"id": new_id("whs"), "agent_id": agent_id, "url": url, "events": events,
                   "enabled": enabled, "secret_version": 1, "secret": secret,
@@ -246,6 +251,8 @@ def routes(platform: Platform) -> list[BaseRoute]:
         changes: dict[str, Any] = {}
         if "url" in body:
             changes["url"] = _url(platform, body["url"])
+            # a PATCH must not make the pair a create refuses
+            refuse_duplicate(changes["url"], current.get("agent_id"), current["id"])
         if "events" in body:
             changes["events"] = _events(body["events"])
         if "enabled" in body:
@@ -257,7 +264,10 @@ def routes(platform: Platform) -> list[BaseRoute]:
             version = record["secret_version"] + (1 if "secret" in changes else 0)
             return {**record, **changes, "secret_version": version, "updated_at": now_iso()}
 
-        return JSONResponse(public(store.update(SUBSCRIPTION, current["id"], change) or {}))
+        changed = store.update(SUBSCRIPTION, current["id"], change)
+        if changed is None:  # deleted meanwhile (between the lookup and the change)
+            raise not_found("webhook_subscription_not_found", "webhook subscription")
+        return JSONResponse(public(changed))
 
     @endpoint
     async def deliveries(request: Request) -> Response:

@@ -167,8 +167,7 @@ def test_wide_fetches_only_the_items_that_are_not_whole_records():
 
     from agentctl.api.client import AgentsAPI
     from agentctl.api.transport import build_client
-    from agentctl.cli.agents import _details
-    from agentctl.render.output import Output
+    from agentctl.usecases.wide import full_records
 
     asked: list[str] = []
     full = {"id": "agent_1", "name": "whole", "system_prompt": "x", "voice": {"voice_id": "a"}}
@@ -180,7 +179,6 @@ def test_wide_fetches_only_the_items_that_are_not_whole_records():
 
     http = build_client("http://127.0.0.1:9", "k", 5, transport=httpx.MockTransport(answer))
     pages = [[full, {"id": "agent_2", "name": "summary"}]]
-    out = Output(stdout=io.StringIO(), stderr=io.StringIO())
-    records = [r for page in _details(AgentsAPI(http), pages, out) for r in page]
+    records = [r for page in full_records(AgentsAPI(http), pages) for r in page]
     assert asked == ["/v1/agents/agent_2"]
     assert [r["name"] for r in records] == ["whole", "summary"] and records[0] is full

@@ -95,3 +95,20 @@ def test_the_program_prints_whole_output_and_its_exit_code(api_env, tmp_path, wr
                              text=True, timeout=60)
     assert missing.returncode == 5, missing.stderr  # ExitCode.NOT_FOUND
     assert missing.stdout == "" and missing.stderr.startswith("error: no agent with id")
+
+
+def test_bare_agentctl_to_a_reader_already_gone_is_quiet(tmp_path):
+    """Bare `agentctl` prints the help through Typer's no-arguments path: a closed pipe
+    there is not an error (it was a BrokenPipeError traceback)."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    env = {**os.environ, "_AGENTCTL_HELP_FAST": "0", "HOME": str(tmp_path),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    try:
+        done = subprocess.run([sys.executable, "-m", "agentctl"], stdout=write,
+                              stderr=subprocess.PIPE, env=env, timeout=60)
+    finally:
+        os.close(write)
+    assert done.stderr == b"" and done.returncode == 0

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 KNOWN = {
     "$ref", "type", "enum", "const", "properties", "required", "additionalProperties",
-    "items", "minLength", "maxLength", "minimum", "maximum", "maxItems", "pattern", "anyOf",
-    "format",
+    "items", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
+    "uniqueItems", "pattern", "anyOf", "format",
 }
 TYPES = {
     "string": lambda v: isinstance(v, str),
@@ -80,6 +80,10 @@ class Schemas:
         if isinstance(value, list):
             if len(value) > schema.get("maxItems", float("inf")):
                 found.append(f"{at}: more than {schema['maxItems']} items")
+            if len(value) < schema.get("minItems", 0):
+                found.append(f"{at}: fewer than {schema['minItems']} items")
+            if schema.get("uniqueItems") and len({repr(v) for v in value}) != len(value):
+                found.append(f"{at}: items repeat")
             if "items" in schema:
                 for i, item in enumerate(value):
                     found += self.errors(item, schema["items"], f"{at}[{i}]")
@@ -113,7 +117,10 @@ class Schemas:
             return st.none()
         if kinds == "array":
             items = self.strategy(schema.get("items", {}), name)
-            return st.lists(items, max_size=min(schema.get("maxItems", 3), 3))
+            low = schema.get("minItems", 0)
+            return st.lists(items, min_size=low, max_size=max(min(schema.get("maxItems", 3), 3),
+                                                              low),
+                            unique_by=repr if schema.get("uniqueItems") else None)
         return self._object(schema)
 
     def _string(self, schema: dict[str, Any], name: str) -> st.SearchStrategy[str]:

@@ -135,6 +135,19 @@ def test_saved_exports_hold_no_secret(world):
     assert "${" in saved
 
 
+def test_the_wide_listing_cache_holds_no_secret(world):
+    from agentctl.settings import cache_dir
+
+    run_cli("list", "-o", "wide")
+    files = [p for p in cache_dir().rglob("*") if p.is_file()]
+    assert any(p.parent.name == "records" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for secret in SECRETS:
+            for needle in (secret, secret[4:-4]):
+                assert needle.encode() not in data, f"{needle!r} in {path}"
+
+
 def test_rejected_key_is_not_echoed(tmp_path, monkeypatch):
     with server.start(port=0, db_path=tmp_path / "r.sqlite3", api_keys=["only-this-key"]) as em:
         monkeypatch.setenv("AGENTCTL_BASE_URL", em.base_url)

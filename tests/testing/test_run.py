@@ -55,11 +55,11 @@ def read_tests(write, body: str):
 def test_a_capacity_refusal_waits_and_tries_again(live, write, code):
     refusals = []
 
-    def opener(url, key, *, timeout):
+    def opener(url, key, *, timeout, ca_cert=None):
         if len(refusals) < 2:
             refusals.append(code)
             return AtCapacity(code)
-        return Socket.open(url, key, timeout=timeout)
+        return Socket.open(url, key, timeout=timeout, ca_cert=ca_cert)
 
     (test,) = read_tests(write, "  - name: greets\n    expect: [{said: hello}]\n")
     options = RunOptions(url=ws_url(live.base_url), api_key=TEST_KEY, speed=50.0,
