@@ -459,7 +459,7 @@ def _platform_paths(unauthorized: dict[str, Any], invalid: dict[str, Any],
                     "summary": "List subscriptions, newest first",
                     "parameters": [*paging, _query(
                         "include_disabled", {"type": "boolean"},
-                        "`true`: disabled ones too (any other value: enabled only).")],
+                        "`true` (or `1`, `yes`, `on`): disabled ones too.")],
                     "responses": {"200": _json(_page("subscriptions",
                                                      _ref("WebhookSubscription")),
                                                "One page of subscriptions."),

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from agentctl.emulator.plumbing import ApiError, detail_entry
 from agentctl.emulator.resources import (
     api_error,
     body_object,
@@ -108,6 +109,23 @@ def _enabled(value: Any) -> bool:
     if not isinstance(value, bool):
         raise invalid("enabled", "must be true or false")
     return value
+
+
+_TRUE = ("1", "on", "t", "true", "y", "yes")
+_FALSE = ("0", "off", "f", "false", "n", "no")
+
+
+def _bool_param(request: Request, name: str) -> bool:
+    """A boolean query parameter as FastAPI reads one (`1`, `yes`, `True` ... are true);
+    anything else is a 422 in its wording, not a quiet `false` (inferred)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw.lower() in _FALSE:
+        return False
+    if raw.lower() in _TRUE:
+        return True
+    raise ApiError(422, [detail_entry(
+        ["query", name], "Input should be a valid boolean, unable to interpret input",
+        "bool_parsing")], code="validation_error")
 
 
 class Dispatcher:
@@ -216,7 +234,7 @@ def routes(platform: Platform) -> list[BaseRoute]:
     @endpoint
     async def collection(request: Request) -> Response:
         if request.method == "GET":
-            include_disabled = request.query_params.get("include_disabled", "false") == "true"
+            include_disabled = _bool_param(request, "include_disabled")
             rows = [(seq, r) for seq, r in store.items(SUBSCRIPTION)
                     if include_disabled or r.get("enabled")]
             return page(request, "subscriptions", rows, public)

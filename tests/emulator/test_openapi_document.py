@@ -270,3 +270,24 @@ def test_a_live_sessions_record_is_a_session_the_document_describes(running, how
     assert record["config"]["tools"][0]["http"]["headers"][0]["name"] == "Authorization"
     text = json.dumps(record)
     assert "tool-secret" not in text and "sk-x" not in text
+
+
+def test_include_disabled_reads_as_fastapi_reads_a_boolean(running):
+    """`1`/`yes`/`True` include disabled subscriptions, as they would on a FastAPI
+    service; a value that is no boolean is a 422 naming the parameter (it was a quiet
+    `false`)."""
+    with Walker(running) as walk:
+        hooks = "/v1/webhook-subscriptions"
+        off = walk("POST", hooks, expect=201, json={
+            "url": "https://hooks.example.com/off", "secret": "s" * 32,
+            "events": ["call.ended"], "enabled": False})
+
+        def listed(value: str | None) -> bool:
+            params = {} if value is None else {"include_disabled": value, "limit": 200}
+            page = walk("GET", hooks, params=params, expect=200)
+            return off["id"] in [s["id"] for s in page["subscriptions"]]
+
+        assert [listed(v) for v in ("true", "1", "yes", "True", "on")] == [True] * 5
+        assert [listed(v) for v in (None, "false", "0", "no", "off")] == [False] * 5
+        refused = walk("GET", hooks, params={"include_disabled": "maybe"}, expect=422)
+        assert refused["param"] == "include_disabled"

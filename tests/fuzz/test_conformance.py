@@ -16,7 +16,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -115,8 +115,15 @@ def running(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def document(running) -> dict[str, Any]:
-    response = httpx.get(f"{running.base_url}/openapi.json", timeout=10)
+def http(running) -> Iterator[httpx.Client]:
+    """One client for the module: making one costs ~0.1 s (its TLS context)."""
+    with httpx.Client(base_url=running.base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def document(http) -> dict[str, Any]:
+    response = http.get("/openapi.json")
     assert response.status_code == 200
     return response.json()
 
@@ -260,7 +267,7 @@ def path_strategy(name: str) -> st.SearchStrategy[Any]:
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda o: f"{o[0]} {o[1]}")
-def test_every_answer_is_documented(running, document, operation):
+def test_every_answer_is_documented(running, http, document, operation):
     schemas = Schemas(document)
     method, path = operation
     item = document["paths"][path]
@@ -346,31 +353,30 @@ def test_every_answer_is_documented(running, document, operation):
         check(http.request(method, url, headers=headers, params=params, content=content),
               rerouted)
 
-    with httpx.Client(base_url=running.base_url, timeout=10) as http:
-        world = World(running, http)
-        # A small budget may miss a rare answer (a valid body with every known value in
-        # place): another round then, a few at most, instead of a large budget for all.
-        for _ in range(ROUNDS):
-            one_request()
-            if MUST_SEE[operation] <= set(seen):
-                break
+    world = World(running, http)
+    # A small budget may miss a rare answer (a valid body with every known value in
+    # place): another round then, a few at most, instead of a large budget for all.
+    for _ in range(ROUNDS):
+        one_request()
+        if MUST_SEE[operation] <= set(seen):
+            break
     assert running.errors == []
     assert MUST_SEE[operation] <= set(seen), seen
 
 
-def test_the_seeded_session_has_artifacts_and_deliveries(running, document):
+def test_the_seeded_session_has_artifacts_and_deliveries(running, http, document):
     """The fuzzer's seeds reach the shapes that only a finished session has."""
     schemas = Schemas(document)
-    with httpx.Client(base_url=running.base_url, timeout=10,
-                      headers={"Authorization": KEY}) as http:
-        world = World(running, http)
-        world.make_subscription()  # one that wants every event (the fuzzer's may not)
-        world.make_call()
-        session_id = world.ids("session")[0]
-        session = http.get(f"/v1/sessions/{session_id}").json()
-        assert session["status"] == "completed" and len(session["artifacts"]) == 3
-        assert not schemas.errors(session, {"$ref": "#/components/schemas/Session"})
-        deliveries = http.get(f"/v1/sessions/{session_id}/webhook-deliveries").json()
-        assert deliveries["deliveries"], deliveries
-        assert not schemas.errors(deliveries["deliveries"][0],
-                                  {"$ref": "#/components/schemas/WebhookDelivery"})
+    auth = {"Authorization": KEY}
+    world = World(running, http)
+    world.make_subscription()  # one that wants every event (the fuzzer's may not)
+    world.make_call()
+    session_id = world.ids("session")[0]
+    session = http.get(f"/v1/sessions/{session_id}", headers=auth).json()
+    assert session["status"] == "completed" and len(session["artifacts"]) == 3
+    assert not schemas.errors(session, {"$ref": "#/components/schemas/Session"})
+    deliveries = http.get(f"/v1/sessions/{session_id}/webhook-deliveries",
+                          headers=auth).json()
+    assert deliveries["deliveries"], deliveries
+    assert not schemas.errors(deliveries["deliveries"][0],
+                              {"$ref": "#/components/schemas/WebhookDelivery"})
