@@ -42,6 +42,15 @@ class AgentsAPI:
         self.http = http
         self.retry = retry or RetryPolicy.from_env()
         self.on_retry = on_retry
+        self._agents_url: httpx.URL | None = None
+
+    def agents_url(self) -> httpx.URL:
+        """`/v1/agents` under the base URL, joined once as httpx joins a path on every call
+        (parsing the URL again: ~0.1 ms a request, a tenth of a create on loopback)."""
+        if self._agents_url is None:
+            base = self.http.base_url
+            self._agents_url = base.copy_with(raw_path=base.raw_path + b"v1/agents")
+        return self._agents_url
 
     # -- the endpoints ----------------------------------------------------------------
     def iter_collection(
@@ -90,7 +99,7 @@ class AgentsAPI:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                response = self.http.post("/v1/agents", json=for_write(body))
+                response = self.http.post(self.agents_url(), json=for_write(body))
             except Exception as exc:
                 if not _is_transport_error(exc):
                     raise

@@ -23,6 +23,7 @@ from agentctl.usecases.apply import (
     plan_documents,
     promotion_plan,
     promotion_source,
+    run_each,
     write_plan,
 )
 from tests.conftest import TEST_KEY
@@ -189,6 +190,49 @@ def test_an_unexpected_exception_propagates_and_stops_the_queue(emulator, make_a
     with pytest.raises(RuntimeError, match="boom y1"):
         execute(api, plans, 1)
     assert [a["name"] for a in emulator.store.list_agents()] == ["y0"]
+
+
+def test_run_each_keeps_item_order_and_at_most_n_in_flight() -> None:
+    lock, flying, most = threading.Lock(), [0], [0]
+    gate = threading.Barrier(3)  # three must be in flight at once, or this waits and fails
+
+    def work(item: int) -> int:
+        with lock:
+            flying[0] += 1
+            most[0] = max(most[0], flying[0])
+        if item < 3:
+            gate.wait(timeout=10)
+        with lock:
+            flying[0] -= 1
+        return item * 10
+
+    assert run_each(work, list(range(12)), 3) == [i * 10 for i in range(12)]
+    assert most[0] == 3
+    assert run_each(work, [], 3) == []
+
+
+def test_run_each_starts_nothing_after_a_stop_or_an_exception() -> None:
+    started: list[int] = []
+    stop = threading.Event()
+
+    def work(item: int) -> int:
+        started.append(item)
+        if item == 1:
+            stop.set()
+        return item
+
+    assert run_each(work, [0, 1, 2, 3], 1, stop) == [0, 1, None, None]
+    assert started == [0, 1]
+
+    def explode(item: int) -> int:
+        if item >= 1:
+            raise KeyboardInterrupt if item == 2 else ValueError(f"item {item}")
+        return item
+
+    with pytest.raises(ValueError, match="item 1"):  # the first in item order
+        run_each(explode, [0, 1, 2, 3], 1)
+    with pytest.raises(KeyboardInterrupt):  # a Ctrl-C met in a worker reaches the caller
+        run_each(explode, [2, 0], 2)
 
 
 def test_write_plan_sends_one_request_per_action(emulator, make_api) -> None:

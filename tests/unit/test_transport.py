@@ -32,3 +32,21 @@ def test_a_dropped_connection_reads_as_plain_words():
         "list agents: the connection to http://127.0.0.1:1 was dropped before an answer came"
     )
     assert "RemoteProtocolError" not in error.message
+
+
+def test_the_client_keeps_no_cookies():
+    # The API authenticates by header and sets no cookie (the emulator never does, hence
+    # the fake transport): one a server sets is neither kept nor sent back.
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("Cookie"))
+        return httpx.Response(200, json={}, headers={"Set-Cookie": "sid=abc; Path=/"})
+
+    with build_client("http://127.0.0.1:9", "k", 5,
+                      transport=httpx.MockTransport(answer)) as client:
+        client.get("/v1/agents")
+        client.cookies.set("sid", "set-by-hand")
+        client.get("/v1/agents")
+        assert not client.cookies
+    assert sent == [None, None]
