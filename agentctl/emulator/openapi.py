@@ -609,7 +609,7 @@ def openapi_document() -> dict[str, Any]:
                                                                "minLength": 1},
                                                      "expires_at": TIMESTAMP}},
                                      "The token."),
-                        "401": unauthorized, "422": invalid,
+                        "401": unauthorized, "413": too_large, "422": invalid,
                     },
                 },
             },

@@ -291,3 +291,16 @@ def test_include_disabled_reads_as_fastapi_reads_a_boolean(running):
         assert [listed(v) for v in (None, "false", "0", "no", "off")] == [False] * 5
         refused = walk("GET", hooks, params={"include_disabled": "maybe"}, expect=422)
         assert refused["param"] == "include_disabled"
+
+
+def test_every_body_taking_operation_documents_413_and_answers_it(running):
+    """A body over 4 MiB is 413 wherever a body is read (`POST /v1/tokens` once left it
+    out of the document)."""
+    with Walker(running) as walk:
+        big = b'{"x": "' + b"a" * (4 * 1024 * 1024) + b'"}'
+        for path, item in walk.document["paths"].items():
+            for method, op in item.items():
+                if isinstance(op, dict) and "requestBody" in op:
+                    assert "413" in op["responses"], (method, path)
+        walk("POST", "/v1/tokens", content=big, expect=413,
+             headers={"Content-Type": "application/json"})
