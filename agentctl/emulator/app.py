@@ -364,11 +364,16 @@ def merge_update(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
 
 def with_defaults(record: dict[str, Any]) -> dict[str, Any]:
     """The record with what the service fills in on read (§7.1-§7.4, §7.9)."""
-    filled = copy.deepcopy(record)
+    return _fill_defaults(copy.deepcopy(record))
+
+
+def _fill_defaults(filled: dict[str, Any]) -> dict[str, Any]:
+    """`with_defaults`, in place: `filled` is changed and returned (no copy of it is made)."""
     for key, value in rec.DEFAULTS.items():
-        filled.setdefault(key, copy.deepcopy(value))
-    filled["input"] = deep_merge(rec.DEFAULT_INPUT, filled.get("input") or {})
-    filled["output"] = deep_merge(rec.DEFAULT_OUTPUT, filled.get("output") or {})
+        if key not in filled:
+            filled[key] = _copied(value)
+    filled["input"] = _merged_into(rec.DEFAULT_INPUT, filled.get("input") or {})
+    filled["output"] = _merged_into(rec.DEFAULT_OUTPUT, filled.get("output") or {})
     for tool in filled.get("tools") or []:
         if not isinstance(tool, dict):
             continue
@@ -384,16 +389,43 @@ def with_defaults(record: dict[str, Any]) -> dict[str, Any]:
     return filled
 
 
+def _merged_into(base: Any, change: Any) -> Any:
+    """`deep_merge(base, change)` (the same value, keys in the same order) that takes
+    `change` over instead of copying it: only what comes from `base` is copied."""
+    if not (isinstance(base, dict) and isinstance(change, dict)):
+        return change
+    merged = {key: _merged_into(value, change.pop(key)) if key in change
+              else _copied(value) for key, value in base.items()}
+    merged.update(change)
+    return merged
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a default (JSON values only: cheaper than `copy.deepcopy`)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
+
+
 def public_view(record: dict[str, Any]) -> dict[str, Any]:
     """The record as the service shows it: defaults filled, in the record's order, every
     write-only value gone (`agentctl.record.WRITE_ONLY_PATHS`) and headers read as
     `{name, last_set_at}`: the time of the write that last sent the header list (§7.5;
-    a header stored by an older agentctl shows the agent's `updated_at`)."""
-    shown = rec.without_write_only(with_defaults(record))
+    a header stored by an older agentctl shows the agent's `updated_at`).
+
+    `record` is used up (changed in place, not copied: that was most of a GET's cost):
+    pass the store's answer, which is every caller's own (parsed anew on each read).
+    """
+    updated_at = record.get("updated_at")
+    shown = _fill_defaults(record)
+    for _, holder, key in rec.write_only_containers(shown):
+        holder.pop(key, None)
     for _, headers in rec.headers_of(shown):
         for header in headers:
             if isinstance(header, dict):
-                header["last_set_at"] = header.get("last_set_at") or record.get("updated_at")
+                header["last_set_at"] = header.get("last_set_at") or updated_at
     return rec.ordered(shown)
 
 

@@ -154,7 +154,7 @@ def key_from_authorization(header: str | None) -> tuple[str | None, str | None]:
         or len(value) > MAX_API_KEY_LENGTH
         or not value.isascii()
         or not value.isprintable()
-        or any(ch.isspace() for ch in value)
+        or " " in value  # the one printable ASCII space (cheaper than testing each char)
     ):
         return None, "Unauthorized"
     return value, None

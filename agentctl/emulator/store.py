@@ -11,9 +11,12 @@ defaults are filled on read. A file of a newer layout is refused (`StoreVersionE
 
 Records are stored whole, as JSON, *including* write-only values (tool header values,
 `llm[].api_key`); masking them is the API layer's job (`app.py`), so nothing here ever
-decides what a client may see. `id`, `name`, `created_at` and `updated_at` are also
-columns, so the list endpoint never parses the JSON, and a page of the list is one range
-scan of the `agents_newest_first` index (`agent_page`), whatever the list's length.
+decides what a client may see. Every record a method returns is the caller's own (parsed
+or built anew for it): the API layer may change it in place.
+
+`id`, `name`, `created_at` and `updated_at` are also columns, so the list endpoint never
+parses the JSON, and a page of the list is one range scan of the `agents_newest_first`
+index (`agent_page`), whatever the list's length.
 """
 
 from __future__ import annotations

@@ -51,3 +51,44 @@ def test_the_raw_status_line(emulator):
 
 def test_an_unnamed_code_keeps_an_empty_phrase():
     assert phrase(204) == b"No Content" and phrase(599) == b""
+
+
+def test_each_answer_is_one_write_head_and_body_together(emulator, monkeypatch):
+    """The head waits for the body (one `send`, one TCP segment), whatever the status."""
+    from hypercorn.asyncio.tcp_server import TCPServer
+    from hypercorn.events import RawData
+
+    writes: list[bytes] = []
+    protocol_send = TCPServer.protocol_send
+
+    async def counting(self, event):
+        if isinstance(event, RawData):
+            writes.append(bytes(event.data))
+        await protocol_send(self, event)
+
+    monkeypatch.setattr(TCPServer, "protocol_send", counting)  # read per new connection
+    url = urlsplit(emulator.base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    auth = {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"}
+    agent = {"name": "one-write", "system_prompt": "You help.", "voice": {"voice_id": "ivy"}}
+    answers = []
+    for method, path, body, headers in [
+        ("POST", "/v1/agents", json.dumps(agent), auth),
+        ("GET", "/v1/agents", None, auth),
+        ("GET", "/v1/agents/no-such-agent", None, auth),
+        ("GET", "/v1/agents", None, {}),
+    ]:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        answers.append((response.status, response.read()))
+    made = json.loads(answers[0][1])
+    conn.request("DELETE", f"/v1/agents/{made['id']}", headers=auth)
+    response = conn.getresponse()
+    answers.append((response.status, response.read()))
+    conn.close()
+
+    assert [status for status, _ in answers] == [201, 200, 404, 401, 204]
+    assert len(writes) == len(answers)  # not two (head, then body) per answer
+    for write, (status, body) in zip(writes, answers, strict=True):
+        assert write.startswith(f"HTTP/1.1 {status} ".encode())
+        assert write.endswith(b"\r\n\r\n" + body)

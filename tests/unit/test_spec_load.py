@@ -264,6 +264,21 @@ def test_unreadable_file(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert error_of(["a.yaml"]).message == "a.yaml: permission denied"
 
 
+def test_a_file_is_read_whole_whatever_size_it_reported(here: Path, monkeypatch) -> None:
+    # read to the size fstat gives (+1): one that grew since, or a FIFO (size 0), reads on
+    path = write("grows.yaml", "name: grows\nsystem_prompt: " + "x" * 5000 + "\n")
+    real = os.fstat
+    for reported in (0, 10, 5030):
+        monkeypatch.setattr(load_module.os, "fstat", lambda fd, n=reported: os.stat_result(
+            (*real(fd)[:6], n, *real(fd)[7:])))
+        [doc] = load_specs([path], env={})
+        assert doc.data["system_prompt"] == "x" * 5000
+    monkeypatch.setattr(load_module.os, "fstat", lambda fd: os.stat_result(
+        (*real(fd)[:6], 10, *real(fd)[7:])))
+    write("big.yaml", b"#" * (MAX_BYTES + 1))
+    assert error_of(["big.yaml"]).message.startswith("big.yaml: larger than 10 MiB")
+
+
 def test_too_big(here: Path) -> None:
     write("big.yaml", b"#" * (MAX_BYTES + 1))
     assert error_of(["big.yaml"]).message == "big.yaml: larger than 10 MiB; a spec is a few KiB"
