@@ -97,9 +97,11 @@ def _lint_tool(doc: SpecDocument, path: Path, tool: dict[str, Any], partial: boo
                warn: Warn) -> None:
     label = f"{tool['name']!r}" if isinstance(tool.get("name"), str) else "this tool"
     own = any(key in tool for key in ("description", "parameters", "http"))
-    if tool.get("name") in RESERVED_TOOL_NAMES and not own:
+    # (a name that is not a string, which validate reports, may be a list: unhashable)
+    reserved = isinstance(tool.get("name"), str) and tool["name"] in RESERVED_TOOL_NAMES
+    if reserved and not own:
         return  # a platform tool attached by name (§7.4)
-    if tool.get("name") in RESERVED_TOOL_NAMES:
+    if reserved:
         warn((*path, "name"), f"{label} is the name of a platform tool (reserved; see "
                               "agentctl builtin-tools): give the agent's own tool another name")
     http = tool.get("http")

@@ -314,7 +314,8 @@ class _Checker:
             )
         if tool.get("description") is not None:
             yield from self.text((*path, "description"), tool["description"], max_len=10_000)
-        elif name not in PLATFORM_TOOLS and "name" in tool and not self.partial:
+        elif not (isinstance(name, str) and name in PLATFORM_TOOLS) and "name" in tool \
+                and not self.partial:  # (a name of another type may be a list: unhashable)
             # a whole agent only: an update's own check runs on the merged record
             yield Problem((*path, "description"),
                           "field required (only platform tools, aai_*, may leave it out)",

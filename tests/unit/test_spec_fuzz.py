@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agentctl.errors import SpecError
@@ -145,6 +145,7 @@ agent_values = st.recursive(
 
 @FUZZ_SLOW
 @given(value=st.dictionaries(st.sampled_from(FIELDS), agent_values, max_size=6))
+@example(value={"tools": [{"name": []}]})  # an unhashable name met a set lookup
 def test_validate_and_lint_take_any_loaded_document(value: dict[str, Any]) -> None:
     text = json.dumps(value)
     docs = only_spec_errors(lambda: load_specs(["-"], env=ENV, stdin=io.StringIO(text)))
