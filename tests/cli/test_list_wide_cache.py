@@ -226,7 +226,7 @@ def test_two_writers_at_once_never_leave_a_broken_file(tmp_path):
     for thread in writers:
         thread.start()
     try:
-        while len(seen) < 200:
+        while len(seen) < 200 and all(thread.is_alive() for thread in writers):
             loaded = RecordCache(tmp_path, "http://127.0.0.1:1", "k").load()
             if loaded:
                 tags = {r["updated_at"] for r in loaded.values()}
@@ -236,6 +236,7 @@ def test_two_writers_at_once_never_leave_a_broken_file(tmp_path):
         stop.set()
         for thread in writers:
             thread.join()
+    assert len(seen) == 200, "a writer failed"
     cache_folder = tmp_path / record_cache.SUBDIR
     assert [p.name for p in cache_folder.iterdir() if p.name.endswith(".tmp")] == []
 
