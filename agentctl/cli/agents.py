@@ -166,11 +166,11 @@ def _details(state: State, api: AgentsAPI, pages: Iterable[list[dict[str, Any]]]
     progress = out.is_tty(out.stderr) and not out.is_tty(out.stdout)
     shown = False
 
-    def report(done: int, fetched: int) -> None:
+    def report(done: int, fetched: int, cached: int) -> None:
         nonlocal shown
         shown = True
         out.stderr.write(f"\rdetails of {done} agents ({fetched} fetched, "
-                         f"{done - fetched} from the cache)")
+                         f"{cached} from the cache)")
         out.stderr.flush()
 
     try:

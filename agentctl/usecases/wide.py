@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 IN_FLIGHT = 8  # GETs at a time: enough to hide a real service's round trip, and polite
-Progress = Callable[[int, int], None]  # (agents so far, of which fetched)
+Progress = Callable[[int, int, int], None]  # (agents so far, of which fetched, cached)
 
 
 def full_records(
@@ -79,7 +79,7 @@ def full_records(
         listed.extend(records)
         done += len(records)
         if on_progress is not None:
-            on_progress(done, fetched)
+            on_progress(done, fetched, len(reused))
         return records
 
     try:

@@ -205,6 +205,29 @@ def test_progress_on_a_terminal_says_what_came_from_the_cache(api_env, three):
     assert "\rdetails of 3 agents (0 fetched, 3 from the cache)" in progress
 
 
+def test_an_agent_deleted_between_the_list_and_its_get_is_left_out():
+    """A 404 for one GET (a fake transport plays the race): that agent is gone, the others
+    are shown."""
+    import httpx
+
+    from agentctl.api.client import AgentsAPI
+    from agentctl.api.transport import build_client
+    from agentctl.usecases.wide import full_records
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        agent_id = request.url.path.rsplit("/", 1)[1]
+        if agent_id == "agent_gone":
+            return httpx.Response(404, json={"error": "agent not found",
+                                             "code": "agent_not_found"})
+        return httpx.Response(200, json={"id": agent_id, "name": agent_id,
+                                         "system_prompt": "x"})
+
+    http = build_client("http://127.0.0.1:9", "k", 5, transport=httpx.MockTransport(answer))
+    pages = [[{"id": "agent_a"}, {"id": "agent_gone"}], [{"id": "agent_b"}]]
+    got = list(full_records(AgentsAPI(http), pages))
+    assert [[r["id"] for r in page] for page in got] == [["agent_a"], ["agent_b"]]
+
+
 # -- the cache file itself ------------------------------------------------------------------
 
 def _records(tag: str, count: int) -> list[dict]:
