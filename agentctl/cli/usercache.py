@@ -17,15 +17,11 @@ PROG = "agentctl"
 
 
 def cache_dir() -> Path:
-    """The user cache dir, as platformdirs has it, without importing it where we can."""
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / PROG
-    if os.name == "posix":
-        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
-        return Path(base) / PROG
-    import platformdirs
+    """The user cache dir: its one definition is `settings.cache_dir` (already imported by
+    `cli.main`, which is what runs before any answer from here)."""
+    from agentctl.settings import cache_dir as user_cache_dir
 
-    return platformdirs.user_cache_path(PROG)
+    return user_cache_dir(os.environ)
 
 
 def install_stamp(kind: str) -> str:
