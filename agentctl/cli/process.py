@@ -1,8 +1,9 @@
 """The process around a run, when agentctl is a program of its own (not `main(argv)`).
 
 Two costs of a short command are the interpreter's, not the command's:
-- Start-up makes ~300,000 objects (Typer, httpx and their imports) that live for the whole
-  run; the cyclic GC scans them again and again while they are made (~10% of start-up).
+- Start-up makes tens of thousands of objects (Typer, httpx, their imports) that live for
+  the whole run; the cyclic GC scans them again and again while they are made (~8% of
+  start-up).
   It is paused until the program is loaded, then everything loaded is frozen (never scanned
   again) and the GC runs as usual for the command's own work.
 - Interpreter shutdown tears every module down one object at a time (~50 ms). The output
