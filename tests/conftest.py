@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,14 @@ from agentctl.emulator import server
 
 # Whole directories of long runs: not in the quick loop (pytest -m "not slow"); CI runs all.
 SLOW_DIRS = ("reliability", "fuzz")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A test run started in the background by a non-interactive shell (`pytest &` in a
+    # script) ignores SIGINT, and the processes it starts inherit that: the Ctrl-C tests
+    # would then test the shell, not agentctl. They get Python's own handler back.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
