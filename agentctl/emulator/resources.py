@@ -214,10 +214,11 @@ def not_found(code: str, what: str) -> ApiError:
     return ApiError(404, f"{what} not found", code=code)
 
 
-def invalid(param: str, message: str, *, where: str = "body") -> ApiError:
+def invalid(param: str, message: str, *, where: str = "body",
+            kind: str = "value_error") -> ApiError:
     """422 `validation_error` for one body field, or one of `where` ("path", "query")
-    (`errors[]` and `param` name it)."""
-    return ApiError(422, [detail_entry([where, param], message, "value_error")],
+    (`errors[]` and `param` name it; `kind` is the FastAPI entry's `type`)."""
+    return ApiError(422, [detail_entry([where, param], message, kind)],
                     code="validation_error", message=f"{param}: {message}", param=param)
 
 

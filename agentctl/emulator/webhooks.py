@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from agentctl.emulator.plumbing import ApiError, detail_entry
 from agentctl.emulator.resources import (
     api_error,
     body_object,
@@ -123,9 +122,8 @@ def _bool_param(request: Request, name: str) -> bool:
         return False
     if raw.lower() in _TRUE:
         return True
-    raise ApiError(422, [detail_entry(
-        ["query", name], "Input should be a valid boolean, unable to interpret input",
-        "bool_parsing")], code="validation_error")
+    raise invalid(name, "Input should be a valid boolean, unable to interpret input",
+                  where="query", kind="bool_parsing")
 
 
 class Dispatcher:
